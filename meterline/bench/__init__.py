@@ -1,0 +1,1 @@
+"""Benchmarks behind ``meterline bench``: each returns a dict of figures."""

@@ -1,0 +1,25 @@
+"""Gateway side: record usage without waiting, spool when the broker is away."""
+
+from producers.batching import BatchRecord, plan_records
+from producers.config import ProducerSettings
+from producers.errors import ProducerError, ProducerNotStarted, SpoolLocked
+from producers.events import new_event_id, usage_event
+from producers.producer import UsageProducer
+from producers.spool import Spool
+from producers.stats import ProducerStats
+from producers.sync import SyncUsageProducer
+
+__all__ = [
+    "BatchRecord",
+    "ProducerError",
+    "ProducerNotStarted",
+    "ProducerSettings",
+    "ProducerStats",
+    "Spool",
+    "SpoolLocked",
+    "SyncUsageProducer",
+    "UsageProducer",
+    "new_event_id",
+    "plan_records",
+    "usage_event",
+]

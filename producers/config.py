@@ -1,0 +1,32 @@
+"""Settings of the gateway-side producer (environment prefix ``METERLINE_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ProducerSettings"]
+
+
+class ProducerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    client_id: str = "meterline-gateway"
+    spool_dir: Path = Path(".meterline/spool")
+    queue_max: int = Field(default=100_000, ge=1)
+    """Events held in memory before ``overflow`` applies."""
+    overflow: Literal["spool", "drop"] = "spool"
+    """Full queue: ``spool`` writes the event to the disk spool synchronously (no loss, slower
+    call); ``drop`` refuses it and counts it in ``dropped``."""
+    batch_max_events: int = Field(default=500, ge=1)
+    batch_max_bytes: int = Field(default=512 * 1024, ge=1024)
+    linger_ms: int = Field(default=5, ge=0)
+    compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = "gzip"
+    send_timeout_ms: int = Field(default=10_000, ge=100)
+    """How long a batch may wait for the broker before it is spooled instead."""
+    replay_backoff_max_s: float = Field(default=5.0, gt=0)
