@@ -1,0 +1,1 @@
+"""Faust agents of the stream (filled in by the stream issue)."""

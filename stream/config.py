@@ -1,0 +1,23 @@
+"""Settings of the stream worker (environment prefix ``METERLINE_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["StreamSettings"]
+
+
+class StreamSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    stream_app_id: str = "meterline-stream"
+    stream_data_dir: Path = Path(".meterline/stream")
+    # Faust's defaults make the first group join on Tansu take ~30 s; these take ~3 s.
+    broker_session_timeout_s: float = Field(default=6.0, gt=0)
+    broker_rebalance_timeout_s: float = Field(default=6.0, gt=0)
+    broker_heartbeat_interval_s: float = Field(default=1.0, gt=0)
