@@ -1,0 +1,116 @@
+"""Run a stream worker as a child process, for tests, benchmarks and the local stack."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+__all__ = ["StreamWorker", "WorkerNotReady"]
+
+READY_LINE = "[^Worker]: Ready"
+
+
+class WorkerNotReady(RuntimeError):
+    pass
+
+
+class StreamWorker:
+    """``python -m stream worker`` with ``METERLINE_*`` settings in its environment.
+
+    ``start()`` returns once the worker logged that it is ready (partitions assigned, tables
+    recovered). ``stop()`` ends it gracefully, ``kill()`` with SIGKILL as a crash would; both only
+    touch the process this object started.
+    """
+
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        topic_prefix: str,
+        data_dir: Path,
+        log_path: Path,
+        extra_env: dict[str, str] | None = None,
+        loglevel: str = "info",
+    ) -> None:
+        self.env = {
+            **os.environ,
+            "METERLINE_KAFKA_BOOTSTRAP": bootstrap,
+            "METERLINE_TOPIC_PREFIX": topic_prefix,
+            "METERLINE_STREAM_DATA_DIR": str(data_dir),
+            **(extra_env or {}),
+        }
+        self.log_path = log_path
+        self.loglevel = loglevel
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self, timeout: float = 60.0) -> StreamWorker:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "stream", "worker", "--without-web", "-l", self.loglevel],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                if self._process.poll() is not None:
+                    raise WorkerNotReady(
+                        f"stream worker exited with {self._process.returncode}; "
+                        f"log:\n{self.log_tail()}"
+                    )
+                with open(self.log_path, "rb") as log:
+                    log.seek(offset)
+                    if READY_LINE.encode() in log.read():
+                        return self
+                time.sleep(0.1)
+            raise WorkerNotReady(f"stream worker not ready in {timeout}s; log:\n{self.log_tail()}")
+        except BaseException:
+            self.kill()
+            raise
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, timeout: float = 15.0) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def kill(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> StreamWorker:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
