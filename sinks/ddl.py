@@ -13,14 +13,14 @@ from __future__ import annotations
 
 __all__ = [
     "BUDGET_ALERTS",
+    "BUDGET_ALERT_COLUMNS",
     "DEAD_LETTERS",
     "DEAD_LETTER_COLUMNS",
-    "BUDGET_ALERT_COLUMNS",
     "USAGE_DAILY",
     "USAGE_DAILY_MV",
     "USAGE_EVENTS",
-    "USAGE_EVENT_COLUMNS",
     "USAGE_EVENTS_GUARDS",
+    "USAGE_EVENT_COLUMNS",
 ]
 
 USAGE_EVENT_COLUMNS: tuple[str, ...] = (

@@ -174,23 +174,21 @@ class SinkWriter:
         now = self.now()
         clock = self.clock()
         for tp, messages in records.items():
+            topic, partition = tp.topic, tp.partition
             for record in messages:
-                if tp.topic == topics.usage_enriched:
-                    decoded = decode_record(USAGE, tp.topic, tp.partition, record.offset,
-                                            record.value, now)  # fmt: skip
-                    self.buffer.add(tp.topic, tp.partition, record.offset, clock,
-                                    usage=decoded.items, dead_letters=decoded.dead_letters)  # fmt: skip
-                elif tp.topic == topics.budget_alerts:
-                    decoded = decode_record(ALERTS, tp.topic, tp.partition, record.offset,
-                                            record.value, now)  # fmt: skip
-                    self.buffer.add(tp.topic, tp.partition, record.offset, clock,
-                                    alerts=decoded.items, dead_letters=decoded.dead_letters)  # fmt: skip
+                offset = record.offset
+                if topic == topics.usage_enriched:
+                    got = decode_record(USAGE, topic, partition, offset, record.value, now)
+                    self.buffer.add(topic, partition, offset, clock, usage=got.items,
+                                    dead_letters=got.dead_letters)  # fmt: skip
+                elif topic == topics.budget_alerts:
+                    got = decode_record(ALERTS, topic, partition, offset, record.value, now)
+                    self.buffer.add(topic, partition, offset, clock, alerts=got.items,
+                                    dead_letters=got.dead_letters)  # fmt: skip
                 else:
-                    decoded = decode_record(DEAD_LETTERS, tp.topic, tp.partition, record.offset,
-                                            record.value, now)  # fmt: skip
-                    self.buffer.add(tp.topic, tp.partition, record.offset, clock,
-                                    dead_letters=[i.message for i in decoded.items]
-                                    + decoded.dead_letters)  # fmt: skip
+                    got = decode_record(DEAD_LETTERS, topic, partition, offset, record.value, now)
+                    letters = [item.message for item in got.items] + got.dead_letters
+                    self.buffer.add(topic, partition, offset, clock, dead_letters=letters)
             if messages:
                 self._next[tp] = messages[-1].offset + 1
 
