@@ -137,7 +137,10 @@ class SinkWriter:
             auto_offset_reset="earliest",
             fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=16 * 1024 * 1024,
-            session_timeout_ms=10_000,
+            # The group join waits up to the rebalance timeout for members; aiokafka's default
+            # (5 min via max_poll_interval) made a lone sink's first join slow on Tansu.
+            session_timeout_ms=6_000,
+            rebalance_timeout_ms=6_000,
             heartbeat_interval_ms=1_000,
         )
 
