@@ -168,15 +168,40 @@ def _flat_lines(cost: Decimal, plan: FlatPlan) -> list[InvoiceLine]:
     return lines
 
 
+def _merge_by_model(usage: Iterable[ModelUsage]) -> list[ModelUsage]:
+    merged: dict[str, ModelUsage] = {}
+    for use in usage:
+        seen = merged.get(use.model)
+        merged[use.model] = (
+            use
+            if seen is None
+            else ModelUsage(
+                model=use.model,
+                **{f: getattr(seen, f) + getattr(use, f) for f in _SUMMED},
+            )
+        )
+    return [merged[m] for m in sorted(merged)]
+
+
+_SUMMED = (
+    "requests",
+    "cost",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+)
+
+
 def build_invoice(
     customer: str, period: str, usage: Iterable[ModelUsage], plans: PlansFile
 ) -> Invoice:
     """The customer's invoice for ``period`` under its plan in ``plans`` (see ``plan_for``).
 
-    Lines come in a fixed order (models sorted by name), so equal inputs give equal invoices
-    regardless of the order of ``usage``.
+    Usage of one model given twice is merged; lines come in a fixed order (models sorted by
+    name), so equal inputs give equal invoices regardless of the order of ``usage``.
     """
-    by_model = sorted(usage, key=lambda u: u.model)
+    by_model = _merge_by_model(usage)
     cost = sum((u.cost for u in by_model), Decimal(0))
     chosen = plans.plan_for(customer)
     if chosen is None:
