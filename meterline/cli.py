@@ -12,6 +12,7 @@ from meterline.commands.bench import bench
 from meterline.commands.demo import demo
 from meterline.commands.schemas import schemas
 from meterline.commands.topics import topics
+from meterline.commands.up import up
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,6 +36,7 @@ cli.add_command(topics)
 cli.add_command(schemas)
 cli.add_command(bench)
 cli.add_command(demo)
+cli.add_command(up)
 
 
 def main() -> None:
