@@ -70,6 +70,26 @@ class _SerialClient:
             return self._client.query(query, parameters=parameters, settings=settings)
 
 
+_BEARER = HTTPBearer(auto_error=False, description="the METERLINE_REPORT_API_TOKEN")
+
+
+class _BearerAuth:
+    """Dependency refusing (401) any request without ``Authorization: Bearer <token>``."""
+
+    def __init__(self, token: str) -> None:
+        self._expected = token.encode()
+
+    def __call__(
+        self, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]
+    ) -> None:
+        if creds is None or not secrets.compare_digest(creds.credentials.encode(), self._expected):
+            raise HTTPException(
+                status_code=401,
+                detail="missing or wrong bearer token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+
 def _csv(text: str, name: str) -> Response:
     return Response(
         content=text,
@@ -88,19 +108,8 @@ def create_app(
     """The API app. ``token`` must be non-empty: with no token there is no data."""
     if not token:
         raise ValueError("the report API needs a bearer token")
-    expected = token.encode()
     store = _SerialClient(client)
-    bearer = HTTPBearer(auto_error=False, description="METERLINE_REPORT_API_TOKEN")
-
-    def authorized(
-        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ) -> None:
-        if creds is None or not secrets.compare_digest(creds.credentials.encode(), expected):
-            raise HTTPException(
-                status_code=401,
-                detail="missing or wrong bearer token",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+    authorized = _BearerAuth(token)
 
     app = FastAPI(
         title="Meterline reports",
