@@ -49,6 +49,7 @@ def _summary(rec: Reconciliation) -> str:
     ]
     if rec.bill is not None:
         lines += [
+            f"bill covers providers        {', '.join(rec.bill.providers) or '-'}",
             f"provider bill total          {rec.bill.billed_total}",
             f"metered total (bill scope)   {rec.bill.metered_total}",
             f"bill lines outside period    {rec.bill.lines_outside_period}",

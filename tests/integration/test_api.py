@@ -99,7 +99,13 @@ def test_invoices_reconcile_margin(api: TestClient) -> None:
                    headers={**AUTH, "Content-Type": "text/csv"})  # fmt: skip
     assert res.status_code == 200, res.text
     first = next(csv.DictReader(io.StringIO(res.text)))
-    assert (first["provider"], first["model"]) == ("anthropic", "claude-sonnet")
+    # Only openai is on this bill: its biggest gap is 2026-11-01 gpt-4o, billed 0 vs 1.25.
+    assert (first["day"], first["provider"], first["model"], first["gap"]) == (
+        "2026-11-01",
+        "openai",
+        "gpt-4o",
+        "-1.250000000000",
+    )
     margin = api.post("/v1/margin", params={"period": "2026-11"},
                       content="customer,revenue\nacme,2\n",
                       headers={**AUTH, "Content-Type": "text/csv"}).json()  # fmt: skip
