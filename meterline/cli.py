@@ -8,8 +8,13 @@ import logging
 import click
 
 from meterline import __version__
+from meterline.commands.api import api
 from meterline.commands.bench import bench
 from meterline.commands.demo import demo
+from meterline.commands.invoice import invoice
+from meterline.commands.margin import margin
+from meterline.commands.reconcile import reconcile
+from meterline.commands.report import report
 from meterline.commands.schemas import schemas
 from meterline.commands.topics import topics
 from meterline.commands.up import up
@@ -37,6 +42,11 @@ cli.add_command(schemas)
 cli.add_command(bench)
 cli.add_command(demo)
 cli.add_command(up)
+cli.add_command(report)
+cli.add_command(invoice)
+cli.add_command(reconcile)
+cli.add_command(margin)
+cli.add_command(api)
 
 
 def main() -> None:

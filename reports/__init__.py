@@ -10,6 +10,7 @@ from reports.errors import (
     InvalidIdentifierError,
     InvalidPeriodError,
     PlansError,
+    QueryFailedError,
     ReportError,
 )
 from reports.invoice_math import Invoice, InvoiceLine, ModelUsage, build_invoice
@@ -38,6 +39,7 @@ __all__ = [
     "ModelUsage",
     "PlansError",
     "PlansFile",
+    "QueryFailedError",
     "Reconciliation",
     "ReportError",
     "TimeRange",

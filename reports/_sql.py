@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from reports.errors import InvalidIdentifierError
+from reports.errors import InvalidIdentifierError, QueryFailedError
 from reports.periods import TimeRange
 
 __all__ = [
@@ -65,7 +65,14 @@ def period_parameters(period: TimeRange) -> dict[str, Any]:
 
 
 def rows(client: QueryClient, sql: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Run a read-only query and return its rows as dicts keyed by column name."""
-    result = client.query(sql, parameters=dict(parameters), settings={"readonly": 1})
+    """Run a query and return its rows as dicts keyed by column name; any failure of the client
+    becomes ``QueryFailedError`` (with the driver's error chained)."""
+    # No per-query ``readonly`` setting: a server user that is already read-only refuses any
+    # attempt to set it. Reports only SELECT; give them a read-only user in production.
+    try:
+        result = client.query(sql, parameters=dict(parameters))
+    except Exception as exc:  # the driver's error types differ per client; keep it as cause
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise QueryFailedError(f"query failed: {type(exc).__name__}: {first_line}") from exc
     names = list(result.column_names)
     return [dict(zip(names, row, strict=True)) for row in result.result_rows]

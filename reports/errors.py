@@ -7,6 +7,7 @@ __all__ = [
     "InvalidIdentifierError",
     "InvalidPeriodError",
     "PlansError",
+    "QueryFailedError",
     "ReportError",
 ]
 
@@ -29,3 +30,8 @@ class PlansError(ReportError):
 
 class InputFileError(ReportError):
     """A CSV input (revenue, provider bill) with a bad header or row; names the line."""
+
+
+class QueryFailedError(ReportError):
+    """The database refused or failed a report query (missing tables, unreachable server…);
+    the driver's exception is the ``__cause__``."""

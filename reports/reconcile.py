@@ -19,16 +19,39 @@ from reports.reconcile_math import (
     compare_bill,
     ledger_problems,
 )
+from schemas import UNATTRIBUTED, CostSource
 
 __all__ = ["DEFAULT_TOLERANCE", "Reconciliation", "ledger_facts", "reconcile"]
 
 DEFAULT_TOLERANCE = Decimal("0.01")
 
 _COST_MATCHES_SOURCE = """(
-    (cost_source = 'provider' AND provider_cost IS NOT NULL AND assumeNotNull(provider_cost) = cost)
-    OR (cost_source = 'price_book' AND cost = computed_cost)
-    OR (cost_source = 'unpriced' AND cost = 0)
+    (cost_source = {provider:String} AND provider_cost IS NOT NULL
+        AND assumeNotNull(provider_cost) = cost)
+    OR (cost_source = {price_book:String} AND cost = computed_cost)
+    OR (cost_source = {unpriced:String} AND cost = 0)
 )"""
+
+_TOTALS = (
+    """
+    SELECT sum(cost) AS total_cost,
+           count() AS rows_after_final,
+           uniqExact(event_id) AS events,
+           countIf(cost_source = {unpriced:String}) AS unpriced_events,
+           countIf(customer = {unattributed:String}) AS unattributed_events,
+           sumIf(cost, customer = {unattributed:String}) AS unattributed_cost,
+           countIf(cost_source = {provider:String}) AS provider_priced_events,
+           countIf(cost_source = {provider:String} AND cost != computed_cost)
+               AS provider_vs_computed_events,
+           sumIf(cost - computed_cost, cost_source = {provider:String})
+               AS provider_vs_computed_delta,
+           countIf(cost < 0) AS negative_cost_rows,
+           arraySort(groupUniqArray(currency)) AS currencies,
+           countIf(NOT """
+    + _COST_MATCHES_SOURCE
+    + """) AS cost_source_mismatches
+    FROM """
+)
 
 
 class Reconciliation(BaseModel):
@@ -45,6 +68,8 @@ def ledger_facts(client: QueryClient, database: str, period: TimeRange) -> Ledge
     """Everything the store says about ``period`` (see ``LedgerFacts``)."""
     db = checked_database(database)
     params = period_parameters(period)
+    # The contract's literals travel as parameters too, named after themselves.
+    params.update({s.value: s.value for s in CostSource}, unattributed=UNATTRIBUTED)
     final = f"{db}.usage_events FINAL WHERE {PERIOD_FILTER}"
     customers = rows(
         client,
@@ -52,27 +77,7 @@ def ledger_facts(client: QueryClient, database: str, period: TimeRange) -> Ledge
         "GROUP BY customer ORDER BY cost DESC, customer",
         params,
     )
-    (totals,) = rows(
-        client,
-        f"""
-        SELECT sum(cost) AS total_cost,
-               count() AS rows_after_final,
-               uniqExact(event_id) AS events,
-               countIf(cost_source = 'unpriced') AS unpriced_events,
-               countIf(customer = 'unattributed') AS unattributed_events,
-               sumIf(cost, customer = 'unattributed') AS unattributed_cost,
-               countIf(cost_source = 'provider') AS provider_priced_events,
-               countIf(cost_source = 'provider' AND cost != computed_cost)
-                   AS provider_vs_computed_events,
-               sumIf(cost - computed_cost, cost_source = 'provider')
-                   AS provider_vs_computed_delta,
-               countIf(NOT {_COST_MATCHES_SOURCE}) AS cost_source_mismatches,
-               countIf(cost < 0) AS negative_cost_rows,
-               arraySort(groupUniqArray(currency)) AS currencies
-        FROM {final}
-        """,
-        params,
-    )
+    (totals,) = rows(client, _TOTALS + final, params)
     (conflicts,) = rows(
         client,
         f"SELECT count() AS n FROM (SELECT event_id FROM {final} "

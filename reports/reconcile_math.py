@@ -92,8 +92,11 @@ class Variance(BaseModel):
 class BillComparison(BaseModel):
     model_config = ConfigDict(frozen=True)
 
+    providers: tuple[str, ...]
+    """Providers the bill covers; metered cost of other providers is not compared."""
     billed_total: Decimal
     metered_total: Decimal
+    """Metered cost of the bill's providers in the period."""
     tolerance: Decimal
     variances: tuple[Variance, ...]
     """Every provider × model × day on either side, biggest absolute gap first."""
@@ -141,19 +144,23 @@ def compare_bill(
 ) -> BillComparison:
     """Variance of a provider bill against metered cost per (day, provider, model).
 
-    Bill lines outside ``period_days`` (first, last inclusive) are counted and left out;
-    repeated bill lines for one key are summed. A gap counts as within tolerance when
+    Only the providers named in the bill are compared (one provider's bill says nothing about
+    another's usage). Bill lines outside ``period_days`` (first, last inclusive) are counted and
+    left out; repeated bill lines for one key are summed. A gap counts as within tolerance when
     ``|gap| <= tolerance``.
     """
     first, last = period_days
+    lines = list(bill)
+    providers = {line.provider for line in lines}
     billed: dict[BillKey, Decimal] = {}
     outside = 0
-    for line in bill:
+    for line in lines:
         if not first <= line.day <= last:
             outside += 1
             continue
         key = (line.day, line.provider, line.model)
         billed[key] = billed.get(key, Decimal(0)) + line.cost
+    metered = {k: v for k, v in metered.items() if k[1] in providers}
     variances = []
     for key in set(metered) | set(billed):
         m = metered.get(key, Decimal(0))
@@ -172,6 +179,7 @@ def compare_bill(
         )
     variances.sort(key=lambda v: (-abs(v.gap), v.day, v.provider, v.model))
     return BillComparison(
+        providers=tuple(sorted(providers)),
         billed_total=sum(billed.values(), Decimal(0)),
         metered_total=sum(metered.values(), Decimal(0)),
         tolerance=tolerance,
