@@ -13,10 +13,7 @@ __all__ = ["ReportSettings"]
 class ReportSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
 
-    clickhouse_url: str = "chdb://.meterline/chdb"
-    """Where the data is: ``chdb:///dir`` (embedded) or ``http(s)://user:pass@host:8123``."""
-    clickhouse_database: str = "meterline"
-    """Database holding ``usage_events``, ``dead_letters`` and ``budget_alerts``."""
+    # Where the data is comes from the sink's settings (METERLINE_CLICKHOUSE_URL/_DATABASE).
     report_api_host: str = "127.0.0.1"
     report_api_port: int = Field(default=8710, ge=0, le=65535)
     report_api_token: SecretStr | None = None

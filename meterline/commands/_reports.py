@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 
 import click
 
-from reports.config import ReportSettings
 from reports.errors import ReportError
 from reports.render import MONEY_COLUMNS, csv_text, table_text
 
@@ -30,15 +29,14 @@ def query_client(ctx: click.Context) -> Iterator[tuple[Any, str]]:
     if injected is not None:
         yield injected
         return
-    settings = ReportSettings()
-    from sinks.clickhouse import connect
+    from sinks.config import SinkSettings
+    from sinks.query_client import open_query_client
 
+    settings = SinkSettings()
     try:
-        client = connect(settings.clickhouse_url)
+        client = open_query_client(settings)
     except Exception as exc:  # driver-specific errors; shown to the user, not swallowed
-        raise click.ClickException(
-            f"cannot open ClickHouse at {settings.clickhouse_url!r}: {exc}"
-        ) from exc
+        raise click.ClickException(f"cannot open the ClickHouse store: {exc}") from exc
     try:
         yield client, settings.clickhouse_database
     finally:
