@@ -9,8 +9,11 @@ import click
 
 from meterline import __version__
 from meterline.commands.bench import bench
+from meterline.commands.db import db
 from meterline.commands.demo import demo
 from meterline.commands.schemas import schemas
+from meterline.commands.sink import sink
+from meterline.commands.sql import sql
 from meterline.commands.topics import topics
 
 
@@ -35,6 +38,9 @@ cli.add_command(topics)
 cli.add_command(schemas)
 cli.add_command(bench)
 cli.add_command(demo)
+cli.add_command(db)
+cli.add_command(sql)
+cli.add_command(sink)
 
 
 def main() -> None:
