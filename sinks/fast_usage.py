@@ -101,6 +101,8 @@ def fast_usage_row(element: Any) -> list[Any] | None:
             raise _Unsure
         status = d.get("status", "success")
         cost_source = d.get("cost_source")
+        if type(status) is not str or type(cost_source) is not str:
+            raise _Unsure
         if status not in _STATUS or cost_source not in _COST_SOURCE:
             raise _Unsure
         streamed = d.get("streamed", False)
