@@ -10,12 +10,15 @@ import click
 from meterline import __version__
 from meterline.commands.api import api
 from meterline.commands.bench import bench
+from meterline.commands.db import db
 from meterline.commands.demo import demo
 from meterline.commands.invoice import invoice
 from meterline.commands.margin import margin
 from meterline.commands.reconcile import reconcile
 from meterline.commands.report import report
 from meterline.commands.schemas import schemas
+from meterline.commands.sink import sink
+from meterline.commands.sql import sql
 from meterline.commands.topics import topics
 from meterline.commands.up import up
 
@@ -47,6 +50,9 @@ cli.add_command(invoice)
 cli.add_command(reconcile)
 cli.add_command(margin)
 cli.add_command(api)
+cli.add_command(db)
+cli.add_command(sql)
+cli.add_command(sink)
 
 
 def main() -> None:

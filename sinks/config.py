@@ -54,4 +54,4 @@ class SinkSettings(BaseSettings):
     def embedded_dir(self) -> Path | None:
         """The chDB data directory in embedded mode, None on a server."""
         url = self.url
-        return Path(url[len("chdb://") :]) if url.startswith("chdb://") else None
+        return Path(url[len("chdb://") :]).resolve() if url.startswith("chdb://") else None

@@ -20,6 +20,7 @@ from schemas.codec import encode_one
 from schemas.dead_letters import DeadLetter, ErrorKind
 from schemas.usage import EnrichedUsage
 from sinks import ddl
+from sinks.fast_usage import fast_usage_row
 
 __all__ = [
     "ALERTS",
@@ -49,9 +50,10 @@ class Origin:
 
 @dataclass(frozen=True, slots=True)
 class Item(Generic[M]):
-    """One message ready to insert: the model, its row (column order of its table) and origin."""
+    """One message ready to insert: the message (a model, or the JSON object the fast path
+    accepted), its row (column order of its table) and origin."""
 
-    message: M
+    message: M | dict[str, Any]
     row: list[Any]
     origin: Origin
 
@@ -67,6 +69,8 @@ class TableSpec(Generic[M]):
     columns: tuple[str, ...]
     model: type[M]
     to_row: Callable[[M], list[Any]]
+    fast_row: Callable[[Any], list[Any] | None] | None = None
+    """Row of a decoded JSON element that is plainly valid, None to validate with ``model``."""
 
     def adapter(self) -> TypeAdapter[list[M]]:
         return _adapter(self.model)
@@ -108,7 +112,7 @@ def alert_row(a: BudgetAlert) -> list[Any]:
     ]  # fmt: skip
 
 
-USAGE = TableSpec("usage_events", ddl.USAGE_EVENT_COLUMNS, EnrichedUsage, usage_row)
+USAGE = TableSpec("usage_events", ddl.USAGE_EVENT_COLUMNS, EnrichedUsage, usage_row, fast_usage_row)
 DEAD_LETTERS = TableSpec("dead_letters", ddl.DEAD_LETTER_COLUMNS, DeadLetter, dead_letter_row)
 ALERTS = TableSpec("budget_alerts", ddl.BUDGET_ALERT_COLUMNS, BudgetAlert, alert_row)
 
@@ -162,7 +166,7 @@ def decode_record(
     if not value:
         return Decoded([], [_dead_letter(record, ErrorKind.DECODE, "empty record", b"", now)])
     stripped = value.lstrip()
-    if stripped.startswith(b"["):
+    if spec.fast_row is None and stripped.startswith(b"["):
         try:
             messages = spec.adapter().validate_json(value)
         except ValidationError:
@@ -185,6 +189,11 @@ def decode_record(
     out: Decoded[M] = Decoded([], [])
     for i, element in enumerate(elements):
         origin = Origin(topic, partition, offset, i if is_batch else -1)
+        if spec.fast_row is not None:
+            row = spec.fast_row(element)
+            if row is not None:
+                out.items.append(Item(element, row, origin))
+                continue
         try:
             message = spec.model.model_validate(element)
         except ValidationError as exc:
@@ -199,10 +208,15 @@ def decode_record(
 
 def rejected_dead_letter(item: Item[Any], reason: str, now: datetime) -> DeadLetter:
     """The dead letter for a row the database refused; ``raw`` is the message as JSON."""
+    message = item.message
+    if isinstance(message, dict):
+        return _dead_letter(
+            item.origin, ErrorKind.SINK_REJECTED, reason, orjson.dumps(message), now, message
+        )
     fields = {
-        "event_id": getattr(item.message, "event_id", ""),
-        "api_key_id": getattr(item.message, "api_key_id", ""),
+        "event_id": getattr(message, "event_id", ""),
+        "api_key_id": getattr(message, "api_key_id", ""),
     }
     return _dead_letter(
-        item.origin, ErrorKind.SINK_REJECTED, reason, encode_one(item.message), now, fields
+        item.origin, ErrorKind.SINK_REJECTED, reason, encode_one(message), now, fields
     )

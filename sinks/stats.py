@@ -21,6 +21,8 @@ class SinkStats:
     batches: int = 0
     last_batch_messages: int = 0
     last_flush_s: float = 0.0
+    first_consumed_at: float | None = None
+    """Monotonic clock when the first record arrived (after the group join)."""
     lag: dict[str, int] = field(default_factory=dict)
     """Per ``topic:partition``: the high watermark minus the next offset to consume."""
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from schemas.codec import encode_batch
 from schemas.usage import CostSource, EnrichedUsage, TokenCounts
@@ -36,6 +36,7 @@ __all__ = [
     "batch_records",
     "enriched_events",
     "produce_records",
+    "reset_group_offsets",
 ]
 
 
@@ -246,3 +247,25 @@ async def produce_records(bootstrap: str, topic: str, records: list[tuple[bytes,
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
+
+
+async def reset_group_offsets(
+    bootstrap: str, group_id: str, topics: list[str], offset: int = 0
+) -> None:
+    """Commit ``offset`` for every partition of ``topics`` in ``group_id`` (the group must have
+    no live members), as ``kafka-consumer-groups --reset-offsets --to-earliest`` would."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches the metadata partitions_for_topic reads
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(partitions)
+        await consumer.commit({tp: offset for tp in partitions})
+    finally:
+        await consumer.stop()

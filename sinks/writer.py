@@ -107,6 +107,8 @@ class SinkWriter:
     """Moves enriched usage, dead letters and budget alerts from Kafka into ClickHouse.
 
     ``run(stop)`` returns after ``stop`` is set and the last batch is stored and committed.
+    One batch is stored (in a worker thread) while the next is being consumed and decoded;
+    batches are stored and committed strictly one after another, in consumption order.
     """
 
     def __init__(
@@ -126,7 +128,7 @@ class SinkWriter:
         self.stats = SinkStats(started_at=clock())
         self._next: dict[TopicPartition, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
-        self._flush_lock = asyncio.Lock()
+        self._in_flight: asyncio.Task[None] | None = None
 
     def _consumer_for(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -154,46 +156,54 @@ class SinkWriter:
         )
         await consumer.start()
         last_log = self.clock()
+        poll_ms = max(10, int(self.settings.sink_batch_seconds * 1000 / 4))
         try:
             while not stop.is_set():
-                timeout = max(10, int(self.settings.sink_batch_seconds * 1000 / 4))
-                records = await consumer.getmany(
-                    timeout_ms=timeout, max_records=self.settings.sink_batch_rows
-                )
-                self._buffer_records(records)
+                records = await consumer.getmany(timeout_ms=poll_ms, max_records=200)
+                now = self.now()
+                for tp, messages in records.items():
+                    for record in messages:
+                        self._buffer_record(tp.topic, tp.partition, record.offset, record.value,
+                                            now)  # fmt: skip
+                        if self.buffer.pending >= self.buffer.max_rows:
+                            await self._start_flush()
+                    if messages:
+                        self._next[tp] = messages[-1].offset + 1
                 if self.buffer.due(self.clock()):
-                    await self.flush()
+                    await self._start_flush()
                 if self.clock() - last_log >= self.settings.sink_stats_interval_s:
                     last_log = self.clock()
                     self._update_lag()
                     log.info("sink stats %s", self.stats.snapshot(last_log))
             await self.flush()
         finally:
+            if self._in_flight is not None and not self._in_flight.done():
+                # Let a running insert finish (its thread cannot be cancelled) but commit
+                # nothing more: the records it holds will be re-read and found stored.
+                await asyncio.wait([self._in_flight])
+            self._in_flight = None
             self._consumer = None
             await consumer.stop()
 
-    def _buffer_records(self, records: dict[TopicPartition, list[Any]]) -> None:
-        topics = self.topics
-        now = self.now()
+    def _buffer_record(
+        self, topic: str, partition: int, offset: int, value: bytes | None, now: datetime
+    ) -> None:
         clock = self.clock()
-        for tp, messages in records.items():
-            topic, partition = tp.topic, tp.partition
-            for record in messages:
-                offset = record.offset
-                if topic == topics.usage_enriched:
-                    got = decode_record(USAGE, topic, partition, offset, record.value, now)
-                    self.buffer.add(topic, partition, offset, clock, usage=got.items,
-                                    dead_letters=got.dead_letters)  # fmt: skip
-                elif topic == topics.budget_alerts:
-                    got = decode_record(ALERTS, topic, partition, offset, record.value, now)
-                    self.buffer.add(topic, partition, offset, clock, alerts=got.items,
-                                    dead_letters=got.dead_letters)  # fmt: skip
-                else:
-                    got = decode_record(DEAD_LETTERS, topic, partition, offset, record.value, now)
-                    letters = [item.message for item in got.items] + got.dead_letters
-                    self.buffer.add(topic, partition, offset, clock, dead_letters=letters)
-            if messages:
-                self._next[tp] = messages[-1].offset + 1
+        if self.stats.first_consumed_at is None:
+            self.stats.first_consumed_at = clock
+        topics = self.topics
+        if topic == topics.usage_enriched:
+            got = decode_record(USAGE, topic, partition, offset, value, now)
+            self.buffer.add(topic, partition, offset, clock, usage=got.items,
+                            dead_letters=got.dead_letters)  # fmt: skip
+        elif topic == topics.budget_alerts:
+            got = decode_record(ALERTS, topic, partition, offset, value, now)
+            self.buffer.add(topic, partition, offset, clock, alerts=got.items,
+                            dead_letters=got.dead_letters)  # fmt: skip
+        else:
+            got = decode_record(DEAD_LETTERS, topic, partition, offset, value, now)
+            letters = [item.message for item in got.items] + got.dead_letters
+            self.buffer.add(topic, partition, offset, clock, dead_letters=letters)
 
     def _update_lag(self) -> None:
         consumer = self._consumer
@@ -208,19 +218,29 @@ class SinkWriter:
             lag[f"{tp.topic}:{tp.partition}"] = max(0, highwater - position)
         self.stats.lag = lag
 
+    async def _start_flush(self) -> None:
+        """Wait for the batch in flight (stored and committed), then hand the buffer over to
+        a new flush task. An error of the previous flush propagates from here."""
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            await in_flight
+        if not self.buffer.empty:
+            self._in_flight = asyncio.create_task(self._store_and_commit(self.buffer.drain()))
+
     async def flush(self) -> None:
-        """Store what is buffered, then commit its offsets (in that order)."""
-        async with self._flush_lock:
-            if self.buffer.empty:
-                return
-            batch = self.buffer.drain()
-            started = self.clock()
-            await asyncio.to_thread(store_batch, self.store, batch, self.now(), self.stats)
-            await self._commit(batch)
-            self.stats.batches += 1
-            self.stats.last_batch_messages = batch.messages
-            self.stats.last_flush_s = self.clock() - started
-            self._update_lag()
+        """Store everything buffered, then commit its offsets (in that order); returns when
+        no batch is in flight."""
+        await self._start_flush()
+        await self._start_flush()
+
+    async def _store_and_commit(self, batch: Batch) -> None:
+        started = self.clock()
+        await asyncio.to_thread(store_batch, self.store, batch, self.now(), self.stats)
+        await self._commit(batch)
+        self.stats.batches += 1
+        self.stats.last_batch_messages = batch.messages
+        self.stats.last_flush_s = self.clock() - started
+        self._update_lag()
 
     async def _commit(self, batch: Batch) -> None:
         consumer = self._consumer
