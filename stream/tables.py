@@ -20,9 +20,8 @@ __all__ = ["keys_table", "seen_table"]
 seen_table = app.Table(
     "seen",
     partitions=USAGE_RAW.partitions,
-    schema=faust.Schema(
-        key_type=str, value_type=dict, key_serializer="json", value_serializer="json"
-    ),
+    # No key/value types: Faust would try to revive a ``dict`` type as a model on recovery.
+    schema=faust.Schema(key_serializer="json", value_serializer="json"),
     help="event ids per raw record position, for dedupe",
 )
 
