@@ -10,7 +10,10 @@ import click
 from meterline import __version__
 from meterline.commands.bench import bench
 from meterline.commands.demo import demo
+from meterline.commands.keys import keys
+from meterline.commands.prices import prices
 from meterline.commands.schemas import schemas
+from meterline.commands.stream import stream
 from meterline.commands.topics import topics
 
 
@@ -35,6 +38,9 @@ cli.add_command(topics)
 cli.add_command(schemas)
 cli.add_command(bench)
 cli.add_command(demo)
+cli.add_command(keys)
+cli.add_command(prices)
+cli.add_command(stream)
 
 
 def main() -> None:

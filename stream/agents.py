@@ -119,7 +119,7 @@ async def enrich_usage(stream: Any) -> None:
         if outcome.enriched and message.offset > _marks.get(partition):
             enriched_topic.send_soon(
                 key=message.key,
-                value=encode_batch(outcome.enriched),
+                value=outcome.enriched_value(),
                 partition=partition,
                 headers=[(SOURCE_OFFSET_HEADER, str(message.offset).encode())],
             )

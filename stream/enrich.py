@@ -9,15 +9,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+import orjson
+
+from schemas.codec import join_encoded
 from schemas.dead_letters import DeadLetter
 from schemas.keys import KeyBinding
 from schemas.usage import CostSource, EnrichedUsage, UsageEvent
-from stream.attribution import attribute
+from stream.attribution import Attribution, attribute
 from stream.dedupe import SeenEntry, SeenIndex
-from stream.pricing import PriceBook, decide_cost
+from stream.pricing import PriceBook, PricedCost, decide_cost
 from stream.validation import SourcePosition, parse_record
 
-__all__ = ["Enricher", "RecordOutcome", "StreamCounts"]
+__all__ = ["EnrichedRow", "Enricher", "RecordOutcome", "StreamCounts"]
 
 BindingLookup = Callable[[str], KeyBinding | None]
 
@@ -34,13 +37,55 @@ class StreamCounts:
     unpriced: int = 0
 
 
+@dataclass(frozen=True)
+class EnrichedRow:
+    """One enriched event, kept as its parts so the hot path can encode it without building
+    a second pydantic model."""
+
+    event: UsageEvent
+    who: Attribution
+    priced: PricedCost
+    enriched_at: datetime
+
+    def _extra(self) -> dict:
+        who, priced = self.who, self.priced
+        return {
+            "customer": who.customer,
+            "feature": who.feature,
+            "team_id": who.team_id,
+            "owner_customer": who.owner_customer,
+            "cost": format(priced.cost, "f"),
+            "computed_cost": format(priced.computed_cost, "f"),
+            "cost_source": priced.cost_source.value,
+            "price_ref": priced.price_ref,
+            "flags": [*who.flags, *priced.flags],
+        }
+
+    def to_json(self) -> bytes:
+        """The ``EnrichedUsage`` JSON of this event (what ``model().model_dump_json()`` gives,
+        field order aside): the event's own JSON with the enrichment fields appended."""
+        base = self.event.__pydantic_serializer__.to_json(self.event)
+        extra = orjson.dumps({**self._extra(), "enriched_at": self.enriched_at})
+        return base[:-1] + b"," + extra[1:]
+
+    def model(self) -> EnrichedUsage:
+        """The validated model (slower; for callers that want objects)."""
+        return EnrichedUsage.model_validate(
+            {**self.event.model_dump(), **self._extra(), "enriched_at": self.enriched_at}
+        )
+
+
 @dataclass
 class RecordOutcome:
-    enriched: list[EnrichedUsage] = field(default_factory=list)
+    enriched: list[EnrichedRow] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     duplicates: list[UsageEvent] = field(default_factory=list)
     seen_entry: SeenEntry | None = None
     """The ids to persist for this record's position (None when nothing new)."""
+
+    def enriched_value(self) -> bytes:
+        """The enriched record value: a JSON array of ``EnrichedUsage``."""
+        return join_encoded(row.to_json() for row in self.enriched)
 
 
 def _event_id(event: UsageEvent) -> str:
@@ -54,28 +99,14 @@ class Enricher:
     max_record_bytes: int
     counts: StreamCounts = field(default_factory=StreamCounts)
 
-    def enrich(self, event: UsageEvent, binding: KeyBinding | None, now: datetime) -> EnrichedUsage:
+    def enrich(self, event: UsageEvent, binding: KeyBinding | None, now: datetime) -> EnrichedRow:
         """Attribute and price one valid event."""
         who = attribute(event, binding)
         price = self.price_book.lookup(event.provider, event.model, event.occurred_at)
         priced = decide_cost(price, event.tokens, event.provider_cost, self.tolerance_percent)
         if priced.cost_source is CostSource.UNPRICED:
             self.counts.unpriced += 1
-        # Every input was validated (event) or computed within the schema's bounds (quantized
-        # money, ids no longer than MAX_ID_LEN), so skip a second validation on the hot path.
-        return EnrichedUsage.model_construct(
-            **dict(event),
-            customer=who.customer,
-            feature=who.feature,
-            team_id=who.team_id,
-            owner_customer=who.owner_customer,
-            cost=priced.cost,
-            computed_cost=priced.computed_cost,
-            cost_source=priced.cost_source,
-            price_ref=priced.price_ref,
-            flags=[*who.flags, *priced.flags],
-            enriched_at=now,
-        )
+        return EnrichedRow(event, who, priced, now)
 
     def process(
         self,

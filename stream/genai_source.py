@@ -8,7 +8,7 @@ prompt (cached included), which is what :class:`stream.pricing.TieredRate` does.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -44,7 +44,9 @@ class GenaiPriceSource:
 
         self._snapshot = data_snapshot.get_snapshot()
         self._models: dict[tuple[str, str], Any] = {}
-        self._prices: dict[int, tuple[Any, UnitPrice]] = {}
+        self._prices: dict[int, tuple[Any, UnitPrice | None]] = {}
+        self._by_day: dict[tuple[str, str, date], UnitPrice | None] = {}
+        self._date_only: dict[tuple[str, str], bool] = {}
 
     def _model(self, provider: str, model: str) -> Any:
         key = (provider, model)
@@ -57,11 +59,44 @@ class GenaiPriceSource:
             self._models[key] = found
         return found
 
+    def provider_for(self, model: str) -> str | None:
+        """The provider genai-prices associates with ``model`` when none is given."""
+        try:
+            provider, _ = self._snapshot.find_provider_model(model, None, None, None)
+        except LookupError:
+            return None
+        return str(provider.id)
+
     def __call__(self, provider: str, model: str, at: datetime) -> UnitPrice | None:
+        day_key = (provider, model, at.date())
+        price = self._by_day.get(day_key, _MISSING)
+        if price is not _MISSING:
+            return price  # type: ignore[return-value]
         found = self._model(provider, model)
         if found is None:
             return None
         genai_provider, info = found
+        price = self._lookup(genai_provider, info, at)
+        if self._changes_only_by_date(provider, model, info):
+            if len(self._by_day) > 100_000:
+                self._by_day.clear()
+            self._by_day[day_key] = price
+        return price
+
+    def _changes_only_by_date(self, provider: str, model: str, info: Any) -> bool:
+        """Prices with only start-date constraints are constant over a UTC day, so a day's
+        lookup can be cached; time-of-day prices are looked up per event."""
+        key = (provider, model)
+        known = self._date_only.get(key)
+        if known is None:
+            conditionals = info.prices if isinstance(info.prices, list) else []
+            known = all(
+                c.constraint is None or hasattr(c.constraint, "start_date") for c in conditionals
+            )
+            self._date_only[key] = known
+        return known
+
+    def _lookup(self, genai_provider: Any, info: Any, at: datetime) -> UnitPrice | None:
         model_price = info.get_prices(at)
         cached = self._prices.get(id(model_price))
         if cached is not None and cached[0] is model_price:
