@@ -19,6 +19,10 @@ from meterline.commands.report import report
 from meterline.commands.schemas import schemas
 from meterline.commands.sink import sink
 from meterline.commands.sql import sql
+from meterline.commands.keys import keys
+from meterline.commands.prices import prices
+from meterline.commands.schemas import schemas
+from meterline.commands.stream import stream
 from meterline.commands.topics import topics
 from meterline.commands.up import up
 
@@ -53,6 +57,9 @@ cli.add_command(api)
 cli.add_command(db)
 cli.add_command(sql)
 cli.add_command(sink)
+cli.add_command(keys)
+cli.add_command(prices)
+cli.add_command(stream)
 
 
 def main() -> None:
