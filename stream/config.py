@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["StreamSettings"]
+__all__ = ["BudgetStreamSettings", "StreamSettings"]
 
 
 class StreamSettings(BaseSettings):
@@ -21,3 +21,12 @@ class StreamSettings(BaseSettings):
     broker_session_timeout_s: float = Field(default=6.0, gt=0)
     broker_rebalance_timeout_s: float = Field(default=6.0, gt=0)
     broker_heartbeat_interval_s: float = Field(default=1.0, gt=0)
+
+
+class BudgetStreamSettings(BaseSettings):
+    """Budget evaluation in the stream (environment prefix ``METERLINE_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
+
+    budget_late_grace_s: int = Field(default=300, ge=0)
+    """How long after a calendar month ends its late events still count in it."""
