@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from decimal import Decimal
-
 from datetime import datetime
+from decimal import Decimal
 
 import orjson
 from pydantic import ValidationError
@@ -73,8 +72,7 @@ class SpendDelta:
                 "source": self.source,
                 "offset": self.offset,
                 "items": [
-                    [i.at, format(i.usd, "f"), i.tokens, i.requests, i.event_id]
-                    for i in self.items
+                    [i.at, format(i.usd, "f"), i.tokens, i.requests, i.event_id] for i in self.items
                 ],
             }
         )

@@ -261,9 +261,7 @@ def _apply_policy(
         for instance in sorted({*touched, current_start}):
             spend = _instance_spend(tally, window, instance, now)
             trigger = touched.get(instance, last)
-            outcome.alerts += _crossings(
-                policy, tally, instance, spend, trigger, instance, now_dt
-            )
+            outcome.alerts += _crossings(policy, tally, instance, spend, trigger, instance, now_dt)
     else:
         spend = _instance_spend(tally, window, current_start, now)
         oldest = min((b for b, v in tally.buckets.items() if v and b >= current_start),
