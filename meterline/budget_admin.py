@@ -52,27 +52,36 @@ def build_policy(
     from pydantic import ValidationError
 
     try:
+        amount = Decimal(limit)
+    except InvalidOperation as exc:
+        raise PolicyInputError(
+            f"limit must be a decimal number like 10 or 12.50: {limit!r}"
+        ) from exc
+    try:
         return BudgetPolicy(
             policy_id=policy_id,
             scope=BudgetScope(scope),
             subject=subject,
-            limit=Decimal(limit),
+            limit=amount,
             unit=BudgetUnit(unit),
             window=BudgetWindow(window),
             thresholds=parse_thresholds(thresholds),
             action=BudgetAction(action),
             updated_at=now or datetime.now(UTC),
         )
-    except (ValidationError, InvalidOperation, ValueError) as exc:
-        if isinstance(exc, PolicyInputError):
-            raise
+    except ValidationError as exc:
+        reasons = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise PolicyInputError(reasons) from exc
+    except ValueError as exc:
         raise PolicyInputError(str(exc)) from exc
 
 
 async def _send(bootstrap: str, topic: str, key: str, value: bytes | None) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="meterline-budgets-admin")
-    await producer.start()
     try:
+        await producer.start()
         await producer.send_and_wait(topic, value, key=key.encode(), partition=0)
     finally:
         await producer.stop()
@@ -91,8 +100,8 @@ async def delete_policy(bootstrap: str, topics: Topics, policy_id: str) -> None:
 async def list_policies(bootstrap: str, topics: Topics) -> list[BudgetPolicy]:
     """The current policies: the compacted topic read to its end, latest value per id."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
     try:
+        await consumer.start()
         tp = TopicPartition(topics.budget_policies, 0)
         consumer.assign([tp])
         await consumer.seek_to_beginning(tp)

@@ -38,9 +38,7 @@ async def produce_enriched(bootstrap: str, topic: str, events: list[EnrichedUsag
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
-        await producer.send_and_wait(
-            topic, encode_batch(events), key=events[0].api_key_id.encode()
-        )
+        await producer.send_and_wait(topic, encode_batch(events), key=events[0].api_key_id.encode())
     finally:
         await producer.stop()
 
