@@ -133,10 +133,17 @@ class BudgetGuard:
     async def start(self) -> BudgetGuard:
         if self._task is None:
             self._task = asyncio.create_task(self._follow(), name="budget-guard")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    asyncio.shield(self._caught_up.wait()), self.settings.guard_start_timeout_s
+            waiter = asyncio.create_task(self._caught_up.wait())
+            try:
+                await asyncio.wait(
+                    {waiter, self._task},
+                    timeout=self.settings.guard_start_timeout_s,
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
+            finally:
+                waiter.cancel()
+            if self._task.done() and not self._task.cancelled() and self._task.exception():
+                raise self._task.exception()  # type: ignore[misc]
             if not self._loaded:
                 log.warning(
                     "budget state not loaded within %ss; serving fail-%s",
@@ -161,6 +168,7 @@ class BudgetGuard:
         return self.index.decide(api_key_id, now or datetime.now(UTC))
 
     async def _follow(self) -> None:
+        attempt = 0
         while True:
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=self.settings.kafka_bootstrap,
@@ -168,10 +176,12 @@ class BudgetGuard:
                 client_id="meterline-budget-guard",
             )
             try:
-                await asyncio.wait_for(consumer.start(), self.settings.guard_stale_after_s)
+                await consumer.start()
                 break
-            except (TimeoutError, OSError, KafkaError) as exc:
-                log.warning("budget guard cannot reach the broker yet (retrying): %r", exc)
+            except (OSError, KafkaError) as exc:
+                attempt += 1
+                level = logging.WARNING if attempt == 1 else logging.DEBUG
+                log.log(level, "budget guard cannot reach the broker (retrying): %r", exc)
                 await consumer.stop()
                 await asyncio.sleep(1)
         try:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -127,3 +128,50 @@ def _describe(policy: BudgetPolicy) -> str:
         f"{policy.scope.value} {policy.subject}: {format(policy.limit, 'f')} {policy.unit.value} "
         f"per {policy.window.value}, alerts at {soft} %, {policy.action.value} at 100 %"
     )
+
+
+@budgets.command("notify")
+def notify() -> None:
+    """Deliver budget alerts to METERLINE_WEBHOOK_URL until interrupted (Ctrl-C).
+
+    Each alert is POSTed once as JSON, signed with METERLINE_WEBHOOK_SECRET in the
+    X-Meterline-Signature header (sha256=HMAC-SHA256 of the body), and retried with backoff
+    until the endpoint accepts it. Delivered ids are kept in METERLINE_WEBHOOK_STATE_PATH.
+    """
+    from sinks.config import WebhookSettings
+    from sinks.webhook import WebhookConfigError, WebhookNotifier
+
+    settings = WebhookSettings()
+    try:
+        notifier = WebhookNotifier(settings)
+    except WebhookConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(
+        f"delivering alerts from {Topics(settings.topic_prefix).budget_alerts} to "
+        f"{settings.webhook_url} (Ctrl-C to stop)"
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(notifier.run(), settings.kafka_bootstrap)
+    click.echo(f"stopped: {notifier.sent} alerts delivered in {notifier.attempts} attempts")
+
+
+@budgets.command("check")
+@click.argument("api_key_id")
+def check(api_key_id: str) -> None:
+    """Ask a BudgetGuard (as a gateway would) whether API_KEY_ID may make a call now.
+
+    Exits 0 when allowed, 3 when blocked.
+    """
+    from producers.config import GuardSettings
+    from producers.guard_sync import SyncBudgetGuard
+
+    with SyncBudgetGuard(GuardSettings()) as guard:
+        if not guard.available:
+            click.echo("warning: budget state unavailable; answering by the fail mode", err=True)
+        decision = guard.check(api_key_id)
+    if decision.allowed:
+        click.echo(f"allowed {api_key_id}")
+        return
+    until = f" until {decision.blocked_until.isoformat()}" if decision.blocked_until else ""
+    click.echo(f"blocked {api_key_id}{until}: {decision.reason}")
+    raise SystemExit(3)
