@@ -11,6 +11,7 @@ from meterline import __version__
 from meterline.commands.api import api
 from meterline.commands.bench import bench
 from meterline.commands.db import db
+from meterline.commands.budgets import budgets
 from meterline.commands.demo import demo
 from meterline.commands.invoice import invoice
 from meterline.commands.margin import margin
@@ -60,6 +61,7 @@ cli.add_command(sink)
 cli.add_command(keys)
 cli.add_command(prices)
 cli.add_command(stream)
+cli.add_command(budgets)
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
 """Settings of the ClickHouse sink and the store (environment prefix ``METERLINE_``)."""
+"""Settings of the sinks (environment prefix ``METERLINE_``)."""
 
 from __future__ import annotations
 
@@ -55,3 +56,26 @@ class SinkSettings(BaseSettings):
         """The chDB data directory in embedded mode, None on a server."""
         url = self.url
         return Path(url[len("chdb://") :]).resolve() if url.startswith("chdb://") else None
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["WebhookSettings"]
+
+
+class WebhookSettings(BaseSettings):
+    """The budget alert webhook notifier."""
+
+    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    webhook_url: str = ""
+    """Where each alert is POSTed; the notifier refuses to start without one."""
+    webhook_secret: SecretStr = SecretStr("")
+    """HMAC-SHA256 key of the ``X-Meterline-Signature`` header; required."""
+    webhook_state_path: Path = Path(".meterline/webhook/delivered.sqlite")
+    """Durable record of delivered alert ids (so no id is delivered twice)."""
+    webhook_group_id: str = "meterline-webhook"
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_backoff_base_s: float = Field(default=0.5, gt=0)
+    webhook_backoff_max_s: float = Field(default=30.0, gt=0)

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["StreamSettings"]
+__all__ = ["BudgetStreamSettings", "StreamSettings"]
 
 
 class StreamSettings(BaseSettings):
@@ -35,3 +35,12 @@ class StreamSettings(BaseSettings):
     """provider_cost differing from computed_cost by more than this percent is flagged."""
     max_record_bytes: int = Field(default=1024 * 1024, ge=1024)
     """Raw records larger than this become an ``oversized`` dead letter."""
+
+
+class BudgetStreamSettings(BaseSettings):
+    """Budget evaluation in the stream (environment prefix ``METERLINE_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
+
+    budget_late_grace_s: int = Field(default=300, ge=0)
+    """How long after a calendar month ends its late events still count in it."""
