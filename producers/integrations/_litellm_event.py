@@ -130,6 +130,7 @@ def litellm_usage_event(payload: Mapping[str, Any], options: EventOptions) -> Us
     cost = None
     if not field(payload, "response_cost_failure_debug_info"):
         cost = decimal_cost(field(payload, "response_cost"))
+    provider = _name(field(payload, "custom_llm_provider"), "unknown")
     occurred_at = datetime.fromtimestamp(started, UTC)
     start_ms = math.floor(started * 1000)
     outcome = "failure" if failed else "success"
@@ -145,8 +146,8 @@ def litellm_usage_event(payload: Mapping[str, Any], options: EventOptions) -> Us
                 options.anonymous_key_id,
             ),
             request_id=str(field(payload, "id", ""))[:256],
-            provider=_name(field(payload, "custom_llm_provider"), "unknown"),
-            model=_name(field(payload, "model") or field(payload, "model_group"), "unknown"),
+            provider=provider,
+            model=_model(field(payload, "model") or field(payload, "model_group"), provider),
             tokens=tokens,
             tags=tags,
             status=Status.ERROR if failed else Status.SUCCESS,
@@ -186,6 +187,14 @@ def _epoch(value: Any, default: float | None = None) -> float:
 def _name(value: Any, default: str) -> str:
     text = str(value or "").strip()
     return text[:MAX_ID_LEN] if text else default
+
+
+def _model(value: Any, provider: str) -> str:
+    """The provider's model name: LiteLLM's deployment string without its ``provider/``
+    routing prefix (``openai/gpt-4o-mini`` → ``gpt-4o-mini``), as the price book keys it."""
+    name = _name(value, "unknown")
+    prefix = provider + "/"
+    return name[len(prefix) :] if name.startswith(prefix) and len(name) > len(prefix) else name
 
 
 def _usable(value: str) -> bool:

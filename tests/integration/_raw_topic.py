@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer
 
@@ -12,10 +13,17 @@ from schemas.usage import UsageEvent
 
 
 async def read_raw_events(
-    bootstrap: str, topic: str, *, at_least: int, timeout: float = 30.0, settle: float = 0.5
+    bootstrap: str,
+    topic: str,
+    *,
+    at_least: int,
+    where: Callable[[UsageEvent], bool] = lambda event: True,
+    timeout: float = 30.0,
+    settle: float = 0.5,
 ) -> list[tuple[str, UsageEvent]]:
-    """``(record key, event)`` pairs from the start of ``topic``: waits for ``at_least`` events,
-    then ``settle`` seconds more so that an unexpected extra event is seen too."""
+    """``(record key, event)`` pairs from the start of ``topic`` for events matching ``where``:
+    waits for ``at_least`` of them, then ``settle`` seconds more so that an unexpected extra
+    event is seen too."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -37,7 +45,9 @@ async def read_raw_events(
             for records in batches.values():
                 for record in records:
                     key = record.key.decode() if record.key else ""
-                    found.extend((key, event) for event in decode_batch(UsageEvent, record.value))
+                    for event in decode_batch(UsageEvent, record.value):
+                        if where(event):
+                            found.append((key, event))
         return found
     finally:
         await consumer.stop()

@@ -104,6 +104,22 @@ def test_failure_is_recorded_as_error() -> None:
     assert event.provider_cost == Decimal(0)
 
 
+@pytest.mark.parametrize(
+    ("provider", "model", "expected"),
+    [
+        ("openai", "openai/gpt-4o-mini", "gpt-4o-mini"),
+        ("anthropic", "anthropic/claude-sonnet-4-20250514", "claude-sonnet-4-20250514"),
+        ("bedrock", "bedrock/anthropic.claude-3-haiku", "anthropic.claude-3-haiku"),
+        ("openai", "gpt-4o", "gpt-4o"),
+        ("openai", "azure/gpt-4o", "azure/gpt-4o"),
+    ],
+)
+def test_model_loses_the_litellm_routing_prefix(provider: str, model: str, expected: str) -> None:
+    payload = {**PAYLOAD, "custom_llm_provider": provider, "model": model}
+    event = litellm_usage_event(payload, OPTIONS)
+    assert (event.provider, event.model) == (provider, expected)
+
+
 def test_streamed_flag_is_carried() -> None:
     assert litellm_usage_event({**PAYLOAD, "stream": True}, OPTIONS).streamed is True
 
