@@ -11,6 +11,7 @@ from meterline import __version__
 from meterline.commands.bench import bench
 from meterline.commands.demo import demo
 from meterline.commands.schemas import schemas
+from meterline.commands.simulate import simulate
 from meterline.commands.topics import topics
 
 
@@ -35,6 +36,7 @@ cli.add_command(topics)
 cli.add_command(schemas)
 cli.add_command(bench)
 cli.add_command(demo)
+cli.add_command(simulate)
 
 
 def main() -> None:

@@ -17,7 +17,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from pydantic import TypeAdapter, ValidationError
+
 from producers.ids import uuid7
+from schemas._types import Identifier
 from schemas.usage import Status, TokenCounts, UsageEvent
 
 __all__ = [
@@ -51,6 +54,8 @@ class Feature:
     """Share of calls whose prompt prefix is served from (or written to) the cache."""
     models: tuple[str, ...]
 
+
+_KEY_ID = TypeAdapter(Identifier)
 
 MODELS: tuple[Model, ...] = (
     Model("openai", "gpt-4o-mini", weight=5),
@@ -92,6 +97,14 @@ class TrafficProfile:
         for name in ("stream_rate", "error_rate", "retry_rate"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be between 0 and 1")
+        for key in self.keys:
+            try:
+                _KEY_ID.validate_python(key)
+            except ValidationError:
+                raise ValueError(
+                    f"key id {key!r} must start with a letter or digit and use only letters, "
+                    "digits and _.:@/+=- (at most 128 characters)"
+                ) from None
 
 
 @dataclass

@@ -134,7 +134,11 @@ def test_customer_ids_sort_in_rank_order() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"customers": 0}, "customers"), ({"error_rate": 1.5}, "error_rate")],
+    [
+        ({"customers": 0}, "customers"),
+        ({"error_rate": 1.5}, "error_rate"),
+        ({"keys": ("ok-key", "bad key")}, "bad key"),
+    ],
 )
 def test_bad_profiles_are_refused(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
