@@ -24,6 +24,7 @@ from meterline.commands.keys import keys
 from meterline.commands.prices import prices
 from meterline.commands.schemas import schemas
 from meterline.commands.stream import stream
+from meterline.commands.simulate import simulate
 from meterline.commands.topics import topics
 from meterline.commands.up import up
 
@@ -62,6 +63,7 @@ cli.add_command(keys)
 cli.add_command(prices)
 cli.add_command(stream)
 cli.add_command(budgets)
+cli.add_command(simulate)
 
 
 def main() -> None:
