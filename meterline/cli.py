@@ -10,21 +10,20 @@ import click
 from meterline import __version__
 from meterline.commands.api import api
 from meterline.commands.bench import bench
-from meterline.commands.db import db
 from meterline.commands.budgets import budgets
+from meterline.commands.db import db
 from meterline.commands.demo import demo
 from meterline.commands.invoice import invoice
+from meterline.commands.keys import keys
 from meterline.commands.margin import margin
+from meterline.commands.prices import prices
 from meterline.commands.reconcile import reconcile
 from meterline.commands.report import report
 from meterline.commands.schemas import schemas
+from meterline.commands.simulate import simulate
 from meterline.commands.sink import sink
 from meterline.commands.sql import sql
-from meterline.commands.keys import keys
-from meterline.commands.prices import prices
-from meterline.commands.schemas import schemas
 from meterline.commands.stream import stream
-from meterline.commands.simulate import simulate
 from meterline.commands.topics import topics
 from meterline.commands.up import up
 

@@ -1,5 +1,4 @@
 """Settings of the ClickHouse sink and the store (environment prefix ``METERLINE_``)."""
-"""Settings of the sinks (environment prefix ``METERLINE_``)."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["SinkSettings"]
+__all__ = ["SinkSettings", "WebhookSettings"]
 
 
 class SinkSettings(BaseSettings):
@@ -56,10 +55,6 @@ class SinkSettings(BaseSettings):
         """The chDB data directory in embedded mode, None on a server."""
         url = self.url
         return Path(url[len("chdb://") :]).resolve() if url.startswith("chdb://") else None
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-__all__ = ["WebhookSettings"]
 
 
 class WebhookSettings(BaseSettings):

@@ -50,6 +50,9 @@ def sink(events: int, batch_rows: int, bootstrap: str | None, as_json: bool) -> 
 
     with bench_broker(bootstrap) as servers:
         result = run_sink_bench(servers, events, batch_rows, progress=progress)
+    _emit(result, as_json)
+
+
 @bench.command("stream")
 @click.option("--events", default=200_000, show_default=True, help="Events to push through.")
 @click.option("--batch", default=100, show_default=True, help="Events per raw record.")
