@@ -51,13 +51,15 @@ from reports import (
     parse_revenue,
     reconcile,
 )
-from reports.render import cost_rows, feature_rows, invoice_rows, margin_rows, table_text
+from reports.render import cost_rows, feature_rows, margin_rows, table_text
 from stream.genai_source import GenaiPriceSource
 
 __all__ = ["run_demo"]
 
 DEMO_ROOT = Path(".meterline/demo")
 TRAFFIC_WALL_SECONDS = 20.0
+INVOICES_SHOWN = 6
+MARGIN_ROWS_SHOWN = 8
 
 
 @dataclass
@@ -262,6 +264,7 @@ def run_demo(as_json: bool = False, root: Path = DEMO_ROOT) -> dict:
 
         client = stack.sink.client
         costs = cost_report(client, db, period, by=("customer",), top=12)
+        every_customer = cost_report(client, db, period, by=("customer",))
         features = feature_report(client, db, period)
         alerts = client.query(
             f"SELECT policy_id, subject, threshold, spend, `limit`, event_id, occurred_at "
@@ -276,6 +279,11 @@ def run_demo(as_json: bool = False, root: Path = DEMO_ROOT) -> dict:
         root.mkdir(parents=True, exist_ok=True)
         (root / "plans.yaml").write_text(PLANS_YAML)
         (root / "revenue.csv").write_text(revenue_text)
+        (root / "invoices").mkdir(exist_ok=True)
+        for invoice in invoices:
+            (root / "invoices" / f"{invoice.customer}.json").write_text(
+                invoice.model_dump_json(indent=2)
+            )
 
     result = {
         "period": period.label,
@@ -285,7 +293,8 @@ def run_demo(as_json: bool = False, root: Path = DEMO_ROOT) -> dict:
         "events_stored": stored,
         "dead_letters": letters,
         "customers": [
-            {"customer": g.key["customer"], "cost": format(g.cost, "f")} for g in costs.groups
+            {"customer": g.group["customer"], "cost": format(g.cost, "f")}
+            for g in every_customer.groups
         ],
         "total_cost": format(costs.total.cost, "f"),
         "alerts": [
@@ -350,11 +359,18 @@ def _print_story(result, costs, features, alerts, invoices, ledger, margins, sta
         )
     echo(f"  → the gateway then refused {result['refused_by_budget']} of acme's calls")
     echo(
-        "\n== Invoices (plans in {}; each line rounded to cents once) ==".format(
-            root / "plans.yaml"
-        )
+        f"\n== Invoices for {result['period']} (plans: {root / 'plans.yaml'}; each line "
+        "rounded to cents once) =="
     )
-    echo(table_text(invoice_rows(invoices)))
+    billed = sorted(invoices, key=lambda i: i.total, reverse=True)
+    for invoice in billed[:INVOICES_SHOWN]:
+        lines = "; ".join(f"{line.description} {line.amount}" for line in invoice.lines)
+        echo(
+            f"  {invoice.customer:<13} {invoice.plan or '(no plan)':<11} "
+            f"total {invoice.total:>8} {invoice.currency}   {lines or invoice.warnings[0]}"
+        )
+    if len(billed) > INVOICES_SHOWN:
+        echo(f"  … {len(billed) - INVOICES_SHOWN} more; every invoice is in {root / 'invoices'}")
     echo("\n== Reconciliation ==")
     facts = ledger.ledger
     echo(
@@ -368,12 +384,24 @@ def _print_story(result, costs, features, alerts, invoices, ledger, margins, sta
     )
     echo(f"  reconciled: {'YES' if ledger.reconciled else 'NO — ' + '; '.join(ledger.problems)}")
     echo(f"\n== Gross margin per account (revenue from {root / 'revenue.csv'}) ==")
-    echo(table_text(margin_rows(margins)))
+    rows = margin_rows(margins)
+    shown = rows[:MARGIN_ROWS_SHOWN] + ([rows[-1]] if len(rows) > MARGIN_ROWS_SHOWN else [])
+    echo(table_text(shown, ("revenue", "cost", "margin")))
+    if len(rows) > MARGIN_ROWS_SHOWN + 1:
+        echo(
+            f"  ({len(rows) - MARGIN_ROWS_SHOWN - 1} more accounts above the total line; "
+            "`meterline margin` lists all)"
+        )
+    if margins.cost_without_revenue:
+        echo(f"  cost but no revenue: {', '.join(margins.cost_without_revenue)}")
+    if margins.revenue_without_usage:
+        echo(f"  revenue but no usage: {', '.join(margins.revenue_without_usage)}")
     echo("\n== Where the data lives ==")
     echo(f"  ClickHouse (embedded chDB): {result['data_dir']}, database {stack.database}")
     echo(
         f"  Query it: METERLINE_CLICKHOUSE_URL=chdb://{Path(result['data_dir']).resolve()} "
-        f'meterline sql "SELECT customer, sum(cost) FROM usage_events FINAL GROUP BY customer"'
+        f'meterline sql "SELECT customer, sum(cost) FROM {stack.database}.usage_events FINAL '
+        'GROUP BY customer ORDER BY 2 DESC"'
     )
     echo("  Run the stack yourself: meterline up   (then meterline report cost --from … --to …)")
     echo(f"\ndemo finished in {result['elapsed_s']} s")
