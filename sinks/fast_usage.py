@@ -40,18 +40,45 @@ def _str(d: dict, key: str, lo: int, hi: int, default: str | None = None) -> str
     return value
 
 
+# Values that repeat across events (keys, tags, batch timestamps) are checked once. Bounded: the
+# caches are dropped when full, which only costs re-checking.
+_CACHE_MAX = 50_000
+_good_ids: set[str] = set()
+_good_tags: set[str] = set()
+_timestamps: dict[str, datetime] = {}
+
+
+def _remember(cache: set[str] | dict, value: str) -> None:
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    if isinstance(cache, set):
+        cache.add(value)
+
+
 def _ident(d: dict, key: str) -> str:
     value = d.get(key)
-    if type(value) is not str or not _ID.fullmatch(value):
+    if type(value) is not str:
         raise _Unsure
+    if value in _good_ids:
+        return value
+    if not _ID.fullmatch(value):
+        raise _Unsure
+    _remember(_good_ids, value)
     return value
 
 
 def _ts(d: dict, key: str) -> datetime:
     value = d.get(key)
-    if type(value) is not str or not _TS.fullmatch(value):
+    if type(value) is not str:
         raise _Unsure
-    return datetime.fromisoformat(value).astimezone(UTC)
+    parsed = _timestamps.get(value)
+    if parsed is None:
+        if not _TS.fullmatch(value):
+            raise _Unsure
+        parsed = datetime.fromisoformat(value).astimezone(UTC)
+        _remember(_timestamps, value)
+        _timestamps[value] = parsed
+    return parsed
 
 
 def _money(value: Any) -> Decimal:
@@ -77,16 +104,29 @@ def _tokens(d: dict) -> tuple[int, int, int, int, int]:
     return counts[0], counts[1], counts[2], counts[3], counts[4]
 
 
-def _str_list(d: dict, key: str, pattern: re.Pattern[str] | None, lo: int, hi: int) -> list[str]:
-    value = d.get(key, [])
+def _tags(d: dict) -> list[str]:
+    value = d.get("tags", [])
     if type(value) is not list or len(value) > 32:
         raise _Unsure
     for item in value:
-        if type(item) is not str or not lo <= len(item) <= hi:
+        if type(item) is not str:
             raise _Unsure
-        if pattern is not None and not pattern.fullmatch(item):
+        if item in _good_tags:
+            continue
+        if not 3 <= len(item) <= 256 or not _TAG.fullmatch(item):
             raise _Unsure
-    return list(value)
+        _remember(_good_tags, item)
+    return value
+
+
+def _flags(d: dict) -> list[str]:
+    value = d.get("flags", [])
+    if type(value) is not list or len(value) > 32:
+        raise _Unsure
+    for item in value:
+        if type(item) is not str:
+            raise _Unsure
+    return value
 
 
 def fast_usage_row(element: Any) -> list[Any] | None:
@@ -113,7 +153,7 @@ def fast_usage_row(element: Any) -> list[Any] | None:
             raise _Unsure
         provider_cost = d.get("provider_cost")
         currency = d.get("currency", "USD")
-        if type(currency) is not str or not _CURRENCY.fullmatch(currency):
+        if currency != "USD" and (type(currency) is not str or not _CURRENCY.fullmatch(currency)):
             raise _Unsure
         t_in, t_out, t_read, t_write, t_reason = _tokens(d)
         return [
@@ -125,7 +165,7 @@ def fast_usage_row(element: Any) -> list[Any] | None:
             _str(d, "provider", 1, 128),
             _str(d, "model", 1, 128),
             t_in, t_out, t_read, t_write, t_reason,
-            _str_list(d, "tags", _TAG, 3, 256),
+            _tags(d),
             status,
             streamed,
             latency,
@@ -139,7 +179,7 @@ def fast_usage_row(element: Any) -> list[Any] | None:
             _money(d.get("computed_cost")),
             cost_source,
             _str(d, "price_ref", 0, 512, ""),
-            _str_list(d, "flags", None, 0, 10**9),
+            _flags(d),
             _ts(d, "enriched_at"),
         ]  # fmt: skip
     except (_Unsure, ValueError):  # ValueError: a well-formed but impossible date

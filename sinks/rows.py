@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -38,8 +38,7 @@ __all__ = [
 M = TypeVar("M", bound=BaseModel)
 
 
-@dataclass(frozen=True, slots=True)
-class Origin:
+class Origin(NamedTuple):
     """Where a message came from: topic, partition, offset and index inside the record."""
 
     topic: str
@@ -48,12 +47,11 @@ class Origin:
     index: int
 
 
-@dataclass(frozen=True, slots=True)
-class Item(Generic[M]):
+class Item(NamedTuple):
     """One message ready to insert: the message (a model, or the JSON object the fast path
     accepted), its row (column order of its table) and origin."""
 
-    message: M | dict[str, Any]
+    message: Any
     row: list[Any]
     origin: Origin
 
@@ -119,7 +117,7 @@ ALERTS = TableSpec("budget_alerts", ddl.BUDGET_ALERT_COLUMNS, BudgetAlert, alert
 
 @dataclass
 class Decoded(Generic[M]):
-    items: list[Item[M]]
+    items: list[Item]
     dead_letters: list[DeadLetter]
 
 
@@ -206,7 +204,7 @@ def decode_record(
     return out
 
 
-def rejected_dead_letter(item: Item[Any], reason: str, now: datetime) -> DeadLetter:
+def rejected_dead_letter(item: Item, reason: str, now: datetime) -> DeadLetter:
     """The dead letter for a row the database refused; ``raw`` is the message as JSON."""
     message = item.message
     if isinstance(message, dict):

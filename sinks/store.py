@@ -29,7 +29,7 @@ _DEDUP = {"deduplicate_blocks_in_dependent_materialized_views": 1}
 class Rejected:
     """A row the database refused, with its reason."""
 
-    item: Item[Any]
+    item: Item
     reason: str
 
 
@@ -79,7 +79,7 @@ class ClickHouseStore:
                             exc)  # fmt: skip
                 time.sleep(delay)
 
-    def stored_keys(self, spec: TableSpec[Any], items: Sequence[Item[Any]]) -> set[str]:
+    def stored_keys(self, spec: TableSpec[Any], items: Sequence[Item]) -> set[str]:
         """Ids among ``items`` that are already in ``spec.table`` (first column = the id)."""
         if not items:
             return set()
@@ -95,9 +95,7 @@ class ClickHouseStore:
         )
         return {row[0] for row in result.result_rows}
 
-    def insert(
-        self, spec: TableSpec[Any], items: Sequence[Item[Any]], ranges: str
-    ) -> list[Rejected]:
+    def insert(self, spec: TableSpec[Any], items: Sequence[Item], ranges: str) -> list[Rejected]:
         """Insert ``items`` into ``spec.table``; returns the rows the database refused.
 
         Every other row is stored exactly once even when this call is repeated with the same
@@ -111,7 +109,7 @@ class ClickHouseStore:
         return rejected
 
     def _insert_isolating(
-        self, spec: TableSpec[Any], items: list[Item[Any]], ranges: str, out: list[Rejected]
+        self, spec: TableSpec[Any], items: list[Item], ranges: str, out: list[Rejected]
     ) -> None:
         token = dedup_token(spec.table, ranges, (i.key for i in items))
         rows = [i.row for i in items]
