@@ -1,5 +1,6 @@
 """The sink process: migrate, then run the writer; in embedded mode also own the chDB
-directory and answer read-only queries for other processes until stopped."""
+directory and answer read-only queries for other processes until stopped. On a ClickHouse
+server the same endpoint (``/health``, ``/stats``, ``/query``) runs when a query port is set."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ async def run_sink(settings: SinkSettings, stop: asyncio.Event | None = None) ->
                 client, db, RetryPolicy(max_s=settings.sink_retry_max_s), stopping=stop.is_set
             ),
         )
-        if data_dir is not None:
+        if data_dir is not None or settings.sink_query_port:
             token = (
                 settings.sink_query_token.get_secret_value()
                 if settings.sink_query_token
@@ -55,8 +56,9 @@ async def run_sink(settings: SinkSettings, stop: asyncio.Event | None = None) ->
             app = build_app(client, token, lambda: writer.stats.snapshot(writer.clock()))
             sock = bind_socket(settings.sink_query_host, settings.sink_query_port)
             server = QueryServer(app, sock).start()
-            write_owner(data_dir, OwnerInfo(os.getpid(), server.url, token))
-            log.warning("query endpoint on %s (token in %s)", server.url, data_dir)
+            if data_dir is not None:
+                write_owner(data_dir, OwnerInfo(os.getpid(), server.url, token))
+            log.warning("query and stats endpoint on %s", server.url)
         log.warning("%s (database %s)", READY_LINE, db)
         await writer.run(stop)
         log.warning("sink stopped: %s", writer.stats.snapshot(writer.clock()))
