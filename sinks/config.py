@@ -32,7 +32,8 @@ class SinkSettings(BaseSettings):
     """How often the sink logs rows/s and lag."""
     sink_query_host: str = "127.0.0.1"
     sink_query_port: int = Field(default=0, ge=0, le=65535)
-    """Port of the embedded query endpoint; 0 picks a free one (written to the owner file)."""
+    """Port of the query/stats endpoint. Embedded: 0 picks a free one (written to the owner
+    file). Server mode: the endpoint only runs when this is set."""
     sink_query_token: SecretStr | None = None
     """Bearer token of the query endpoint; a random one per start when unset."""
 

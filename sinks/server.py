@@ -61,6 +61,7 @@ def build_app(client: Client, token: str, stats: Callable[[], dict]) -> FastAPI:
                 if request.parameters
                 else None
             )
+            parameters = {k: wire.decode(v) for k, v in (request.parameters or {}).items()}
             result = run_read_only(client, request.sql, parameters, request.settings)
             body = {
                 "column_names": list(result.column_names),
