@@ -26,12 +26,14 @@ from stream.budget_deltas import SpendDelta, aggregate_record, decode_enriched
 from stream.budget_policies import PolicyFollower
 from stream.budgets import SubjectState, apply_delta
 from stream.config import BudgetStreamSettings
+from stream.fetch_wait import limit_fetch_wait
 
 __all__ = ["budget_evaluate", "budget_spend", "policies", "subjects"]
 
 log = logging.getLogger(__name__)
 
 budget_settings = BudgetStreamSettings()
+limit_fetch_wait(budget_settings.stream_fetch_max_wait_ms)
 
 _RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 enriched_topic = app.topic(topic_names.usage_enriched, **_RAW)
