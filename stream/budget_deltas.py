@@ -4,8 +4,9 @@ One enriched record (a batch of events of one key) becomes at most one ``SpendDe
 subject that has a policy: the key, its team, its owner customer. Events are grouped by minute,
 the finest budget bucket, so a delta stays a handful of items however large the batch.
 
-``(source, offset)`` names the enriched record a delta came from; the evaluator applies each
-record at most once per subject, so a reprocessed record never counts twice.
+``(source, offset)`` names the record a delta came from (an enriched topic partition, or
+``policies`` for the re-evaluation a policy change triggers, which has no items); the evaluator
+applies each at most once per subject, so a reprocessed record never counts twice.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from schemas.dead_letters import DeadLetter, ErrorKind
 from schemas.usage import EnrichedUsage
 
 __all__ = [
+    "POLICY_SOURCE",
     "SpendDelta",
     "SpendView",
     "UsageItem",
@@ -33,6 +35,10 @@ __all__ = [
 ]
 
 _MINUTE = 60
+
+POLICY_SOURCE = "policies"
+"""``source`` of the item-less deltas that make the evaluator re-check a subject after a
+policy change (``offset`` is the policies topic offset)."""
 
 
 def subject_key(scope: BudgetScope, subject: str) -> str:
@@ -57,9 +63,14 @@ class SpendDelta:
     scope: BudgetScope
     subject: str
     source: str
-    """The enriched topic partition the record came from."""
+    """The enriched topic partition the record came from, or ``POLICY_SOURCE``."""
     offset: int
     items: tuple[UsageItem, ...]
+
+    @classmethod
+    def policy_trigger(cls, scope: BudgetScope, subject: str, offset: int) -> SpendDelta:
+        """A delta without usage: re-evaluate ``subject`` under its current policies."""
+        return cls(scope, subject, POLICY_SOURCE, offset, ())
 
     @property
     def key(self) -> str:
@@ -86,8 +97,6 @@ class SpendDelta:
             UsageItem(int(at), Decimal(usd), int(tokens), int(requests), str(event_id))
             for at, usd, tokens, requests, event_id in raw["items"]
         )
-        if not items:
-            raise ValueError("a spend delta has at least one item")
         return cls(BudgetScope(raw["scope"]), str(raw["subject"]), str(raw["source"]),
                    int(raw["offset"]), items)  # fmt: skip
 

@@ -16,7 +16,9 @@
   oldest bucket with spend in the window when it fired. Reprocessing therefore reproduces ids.
 * **Status.** ``exceeded`` at 100 %, ``warning`` at the lowest soft threshold, else ``ok``; a
   ``BudgetState`` is emitted whenever the status or the policy changes.
-* **Policy changes** apply from the next delta on; a changed unit or window starts a new tally.
+* **Policy changes** apply from the next delta on (the stream sends an item-less delta per
+  changed subject, so a raised limit unblocks without waiting for usage); a changed unit or
+  window starts a new tally; a deleted policy's tally is dropped and reported in ``removed``.
 """
 
 from __future__ import annotations
@@ -126,6 +128,8 @@ class Outcome:
     alerts: list[BudgetAlert] = field(default_factory=list)
     states: list[BudgetState] = field(default_factory=list)
     late_dropped: int = 0
+    removed: list[str] = field(default_factory=list)
+    """Policy ids this subject no longer has (deleted or moved): their tallies were dropped."""
 
 
 def _basis(policy: BudgetPolicy) -> str:
@@ -234,6 +238,7 @@ def _apply_policy(
     policy: BudgetPolicy,
     tally: PolicyTally,
     items: Iterable[UsageItem],
+    fallback: UsageItem,
     now_dt: datetime,
     grace_s: int,
     outcome: Outcome,
@@ -241,7 +246,7 @@ def _apply_policy(
     now = int(now_dt.timestamp())
     window = policy.window
     touched: dict[int, UsageItem] = {}
-    last: UsageItem | None = None
+    last = fallback
     for item in items:
         last = item
         at = min(item.at, now)
@@ -254,7 +259,6 @@ def _apply_policy(
         touched[month_start(bucket) if window is BudgetWindow.MONTH else 0] = item
     keep_from = _keep_from(window, now, grace_s)
     tally.buckets = {b: v for b, v in tally.buckets.items() if b >= keep_from}
-    assert last is not None
     current_start = window_bounds(window, now)[0]
     if window is BudgetWindow.MONTH:
         tally.fired = {p for p in tally.fired if p[0] >= keep_from}
@@ -312,11 +316,14 @@ def apply_delta(
     state.offsets[delta.source] = delta.offset
     outcome = Outcome(applied=True)
     live = {p.policy_id: p for p in policies}
-    for gone in set(state.tallies) - set(live):
+    for gone in sorted(set(state.tallies) - set(live)):
         del state.tallies[gone]
+        outcome.removed.append(gone)
+    # What an alert names as its trigger when the delta has no usage (a policy change).
+    fallback = UsageItem(int(now.timestamp()), Decimal(0), 0, 0, f"{delta.source}:{delta.offset}")
     for policy_id, policy in sorted(live.items()):
         tally = state.tallies.get(policy_id)
         if tally is None or tally.basis != _basis(policy):
             tally = state.tallies[policy_id] = PolicyTally(basis=_basis(policy))
-        _apply_policy(policy, tally, delta.items, now, grace_s, outcome)
+        _apply_policy(policy, tally, delta.items, fallback, now, grace_s, outcome)
     return outcome
