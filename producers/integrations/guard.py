@@ -1,0 +1,36 @@
+"""Loading the BudgetGuard the LiteLLM pre-call hook asks, from a ``module:callable`` spec."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Protocol, runtime_checkable
+
+from producers.budget_guard import GuardDecision
+from producers.integrations.errors import GuardFactoryError
+
+__all__ = ["KeyGuard", "load_guard"]
+
+
+@runtime_checkable
+class KeyGuard(Protocol):
+    """The ``BudgetGuard`` contract: an O(1) in-memory answer, no network call."""
+
+    def check(self, api_key_id: str) -> GuardDecision: ...
+
+
+def load_guard(spec: str) -> KeyGuard | None:
+    """Call the factory named by ``spec`` (``package.module:callable``) and return its guard;
+    ``None`` for an empty spec. Raises ``GuardFactoryError`` naming what is wrong."""
+    if not spec:
+        return None
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise GuardFactoryError(f"guard factory {spec!r} must look like 'package.module:callable'")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise GuardFactoryError(f"cannot load guard factory {spec!r}: {exc}") from exc
+    guard = factory()
+    if not isinstance(guard, KeyGuard):
+        raise GuardFactoryError(f"{spec!r} returned {type(guard).__name__}, which has no check()")
+    return guard

@@ -1,0 +1,182 @@
+"""LiteLLM integration: a ``CustomLogger`` that meters every call and enforces budgets.
+
+Proxy ``config.yaml``::
+
+    litellm_settings:
+      callbacks: producers.integrations.litellm.callback
+
+The module-level ``callback`` is configured by the environment (``METERLINE_*`` for the
+producer, ``METERLINE_LITELLM_*`` for the integration). With the SDK,
+``litellm.callbacks = [MeterlineCallback(...)]`` works the same way.
+
+Each finished call attempt (success or failure, streamed or not) becomes one ``UsageEvent``
+recorded through a ``SyncUsageProducer`` (non-blocking; batched, spooled to disk when the broker
+is away). The pre-call hook asks the BudgetGuard about the authenticated key and answers HTTP 429
+before any provider is called when the key is blocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import HTTPException
+from litellm.integrations.custom_logger import CustomLogger
+
+from producers.config import ProducerSettings
+from producers.errors import SpoolLocked
+from producers.integrations._litellm_event import (
+    EventOptions,
+    key_identity,
+    litellm_usage_event,
+    refusal_message,
+    retry_after_seconds,
+)
+from producers.integrations.config import LiteLLMSettings
+from producers.integrations.errors import UsageMappingError
+from producers.integrations.guard import KeyGuard, load_guard
+from producers.sync import SyncUsageProducer
+
+__all__ = ["MeterlineCallback", "callback"]
+
+log = logging.getLogger(__name__)
+
+_SPOOL_SLOTS = 16
+"""Proxy workers share one environment; each takes the first free spool slot under spool_dir."""
+
+
+class MeterlineCallback(CustomLogger):
+    """Meters LiteLLM calls and enforces Meterline budgets.
+
+    ``producer`` and ``guard`` are injectable (tests, apps that already run a producer); an
+    injected producer is the caller's to close. Without them the callback builds both lazily
+    from the environment on first use, and closes its own producer at interpreter exit.
+    ``unmetered`` counts calls that could not be turned into an event (each logged at ERROR).
+    """
+
+    def __init__(
+        self,
+        *,
+        producer: SyncUsageProducer | None = None,
+        guard: KeyGuard | None = None,
+        settings: LiteLLMSettings | None = None,
+        producer_settings: ProducerSettings | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        super().__init__()
+        self.settings = settings or LiteLLMSettings()
+        self._options = EventOptions(
+            gateway=self.settings.gateway,
+            key_mode=self.settings.key_identity,
+            anonymous_key_id=self.settings.anonymous_key_id,
+        )
+        self._producer = producer
+        self._producer_settings = producer_settings
+        self._guard = guard
+        self._guard_loaded = guard is not None
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.unmetered = 0
+
+    # -- metering -------------------------------------------------------------------------------
+
+    def log_success_event(self, kwargs, response_obj, start_time, end_time):  # type: ignore[no-untyped-def]
+        self._meter(kwargs)
+
+    def log_failure_event(self, kwargs, response_obj, start_time, end_time):  # type: ignore[no-untyped-def]
+        self._meter(kwargs)
+
+    async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):  # type: ignore[no-untyped-def]
+        await self._ameter(kwargs)
+
+    async def async_log_failure_event(self, kwargs, response_obj, start_time, end_time):  # type: ignore[no-untyped-def]
+        await self._ameter(kwargs)
+
+    async def _ameter(self, kwargs: dict[str, Any]) -> None:
+        if self._producer is None:
+            # Starting connects to the broker; keep that off the proxy's event loop.
+            await asyncio.to_thread(self.producer)
+        self._meter(kwargs)
+
+    def _meter(self, kwargs: dict[str, Any]) -> None:
+        payload = kwargs.get("standard_logging_object")
+        call_id = kwargs.get("litellm_call_id", "?")
+        if not payload:
+            self.unmetered += 1
+            log.error("LiteLLM call %s has no standard_logging_object; not metered", call_id)
+            return
+        try:
+            event = litellm_usage_event(payload, self._options)
+        except UsageMappingError as exc:
+            self.unmetered += 1
+            log.error("LiteLLM call %s not metered: %s", call_id, exc)
+            return
+        self.producer().record(event)
+
+    def producer(self) -> SyncUsageProducer:
+        """The producer events go to, started on first use."""
+        with self._lock:
+            if self._producer is None:
+                self._producer = _start_producer(self._producer_settings or ProducerSettings())
+                atexit.register(self._producer.close)
+            return self._producer
+
+    def flush(self, timeout: float | None = 10.0) -> bool:
+        """Wait until recorded events are sent (True) or spooled."""
+        return self._producer.flush(timeout) if self._producer is not None else True
+
+    # -- budgets --------------------------------------------------------------------------------
+
+    async def async_pre_call_hook(self, user_api_key_dict, cache, data, call_type):  # type: ignore[no-untyped-def]
+        """Refuse a call of a blocked key with HTTP 429 before any provider is called."""
+        guard = self.guard()
+        if guard is None:
+            return None
+        api_key_id = key_identity(
+            getattr(user_api_key_dict, "api_key", None),
+            getattr(user_api_key_dict, "key_alias", None),
+            self._options.key_mode,
+            self._options.anonymous_key_id,
+        )
+        decision = guard.check(api_key_id)
+        if decision.allowed:
+            return None
+        now = self._clock()
+        seconds = retry_after_seconds(decision, now)
+        raise HTTPException(
+            status_code=429,
+            detail=refusal_message(decision, api_key_id, now),
+            headers={"retry-after": str(seconds)} if seconds is not None else None,
+        )
+
+    def guard(self) -> KeyGuard | None:
+        """The BudgetGuard (``METERLINE_LITELLM_GUARD``), loaded on first use."""
+        with self._lock:
+            if not self._guard_loaded:
+                self._guard = load_guard(self.settings.guard)
+                self._guard_loaded = True
+            return self._guard
+
+
+def _start_producer(settings: ProducerSettings) -> SyncUsageProducer:
+    """A started producer on the first spool slot no other process holds: ``spool_dir`` itself,
+    then ``spool_dir/worker-N``. Fixed slot names mean a restarted worker replays what an
+    earlier one spooled."""
+    base = settings.spool_dir
+    for slot in range(_SPOOL_SLOTS):
+        spool = base if slot == 0 else base / f"worker-{slot}"
+        producer = SyncUsageProducer(settings.model_copy(update={"spool_dir": spool}))
+        try:
+            return producer.start()
+        except SpoolLocked:
+            continue
+    raise SpoolLocked(f"all {_SPOOL_SLOTS} spool slots under {base} are in use")
+
+
+callback = MeterlineCallback()
+"""The instance a LiteLLM proxy loads from ``config.yaml``."""
