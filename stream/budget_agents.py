@@ -25,9 +25,12 @@ from schemas.topics import BUDGET_DELTAS
 from stream.app import app, settings, topic_names
 from stream.budget_deltas import SpendDelta, aggregate_record, decode_enriched
 from stream.budget_policies import PolicyFollower
-from stream.budgets import SubjectState, apply_delta
+from stream.budget_state import SubjectState
+from stream.budget_topics import alerts_topic, deltas_topic, state_topic
+from stream.budgets import apply_delta
 from stream.config import BudgetStreamSettings
 from stream.fetch_wait import limit_fetch_wait
+from stream.topics import dlq_topic, enriched_topic
 
 __all__ = ["budget_evaluate", "budget_spend", "policies", "subjects"]
 
@@ -35,13 +38,6 @@ log = logging.getLogger(__name__)
 
 budget_settings = BudgetStreamSettings()
 limit_fetch_wait(budget_settings.stream_fetch_max_wait_ms)
-
-_RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
-enriched_topic = app.topic(topic_names.usage_enriched, **_RAW)
-deltas_topic = app.topic(topic_names.budget_deltas, partitions=BUDGET_DELTAS.partitions, **_RAW)
-alerts_topic = app.topic(topic_names.budget_alerts, **_RAW)
-state_topic = app.topic(topic_names.budget_state, **_RAW)
-dlq_topic = app.topic(topic_names.usage_dlq, **_RAW)
 
 subjects = app.Table(
     "budget-subjects",
