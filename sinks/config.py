@@ -75,3 +75,6 @@ class WebhookSettings(BaseSettings):
     webhook_timeout_s: float = Field(default=10.0, gt=0)
     webhook_backoff_base_s: float = Field(default=0.5, gt=0)
     webhook_backoff_max_s: float = Field(default=30.0, gt=0)
+    webhook_session_timeout_s: float = Field(default=6.0, gt=0)
+    """Consumer group session and rebalance timeout; a new member's join waits about this
+    long on Tansu, so it is kept short."""
