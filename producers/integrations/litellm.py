@@ -134,7 +134,8 @@ class MeterlineCallback(CustomLogger):
 
     async def async_pre_call_hook(self, user_api_key_dict, cache, data, call_type):  # type: ignore[no-untyped-def]
         """Refuse a call of a blocked key with HTTP 429 before any provider is called."""
-        guard = self.guard()
+        # Building the guard may wait for it to load budget state; keep that off the event loop.
+        guard = self._guard if self._guard_loaded else await asyncio.to_thread(self.guard)
         if guard is None:
             return None
         api_key_id = key_identity(

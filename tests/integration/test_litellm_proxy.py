@@ -27,7 +27,11 @@ from tests.integration import litellm_proxy_support as support
 from tests.integration._fake_openai import BROKEN_MODEL, STREAM_USAGE, USAGE, FakeOpenAI
 from tests.integration._raw_topic import read_raw_events
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    # LiteLLM's lazily built TypedDicts make pydantic warn about ReadOnly; not ours to fix.
+    pytest.mark.filterwarnings("ignore:.*ReadOnly.*qualifier:UserWarning"),
+]
 
 REPO = Path(__file__).resolve().parents[2]
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]

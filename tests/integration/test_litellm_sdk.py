@@ -24,7 +24,11 @@ from schemas.topics import Topics
 from schemas.usage import Status
 from tests.integration._raw_topic import read_raw_events
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    # LiteLLM's lazily built TypedDicts make pydantic warn about ReadOnly; not ours to fix.
+    pytest.mark.filterwarnings("ignore:.*ReadOnly.*qualifier:UserWarning"),
+]
 
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 TAGS = ["customer:acme", "feature:assistant"]
