@@ -8,11 +8,24 @@ import logging
 import click
 
 from meterline import __version__
+from meterline.commands.api import api
 from meterline.commands.bench import bench
+from meterline.commands.budgets import budgets
+from meterline.commands.db import db
 from meterline.commands.demo import demo
+from meterline.commands.invoice import invoice
+from meterline.commands.keys import keys
+from meterline.commands.margin import margin
+from meterline.commands.prices import prices
+from meterline.commands.reconcile import reconcile
+from meterline.commands.report import report
 from meterline.commands.schemas import schemas
 from meterline.commands.simulate import simulate
+from meterline.commands.sink import sink
+from meterline.commands.sql import sql
+from meterline.commands.stream import stream
 from meterline.commands.topics import topics
+from meterline.commands.up import up
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,6 +49,19 @@ cli.add_command(topics)
 cli.add_command(schemas)
 cli.add_command(bench)
 cli.add_command(demo)
+cli.add_command(up)
+cli.add_command(report)
+cli.add_command(invoice)
+cli.add_command(reconcile)
+cli.add_command(margin)
+cli.add_command(api)
+cli.add_command(db)
+cli.add_command(sql)
+cli.add_command(sink)
+cli.add_command(keys)
+cli.add_command(prices)
+cli.add_command(stream)
+cli.add_command(budgets)
 cli.add_command(simulate)
 
 

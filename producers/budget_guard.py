@@ -1,15 +1,41 @@
 """``BudgetGuard``: the gateway's local answer to "may this key make a call?".
 
-Contract (the budgets issue builds the Kafka-following implementation behind it):
-``check(api_key_id) -> GuardDecision`` answers in O(1) from memory, without a network call.
+``check(api_key_id) -> GuardDecision`` answers in O(1) from memory, without a network call. In
+the background the guard follows two compacted topics from their beginning: ``meterline.keys``
+(a key's team and owner customer) and ``meterline.budgets.state`` (each policy's status). A key
+is refused while the key, its team or its owner customer has a policy that is ``exceeded`` with
+action ``block`` and whose ``resets_at`` has not passed.
+
+``start()`` returns once both topics are read up to their end as of start-up, so a restarted
+gateway knows the current state before it serves (or after ``guard_start_timeout_s``, when the
+fail mode decides). While state is unavailable, ``fail_mode="open"`` still applies every block
+it knows and allows the rest; ``"closed"`` refuses every call.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-__all__ = ["GuardDecision"]
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+
+from producers.config import GuardSettings
+from producers.errors import ProducerNotStarted
+from schemas.budgets import BudgetAction, BudgetScope, BudgetState, BudgetStatus
+from schemas.keys import KeyBinding
+from schemas.topics import BUDGET_STATE, KEYS, Topics
+
+__all__ = ["BudgetGuard", "GuardDecision", "GuardIndex"]
+
+log = logging.getLogger(__name__)
+
+_PROBE_INTERVAL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -20,3 +46,184 @@ class GuardDecision:
     policy_id: str | None = None
     blocked_until: datetime | None = None
     """When the blocking window frees up, if known."""
+
+
+ALLOWED = GuardDecision(True)
+
+
+class GuardIndex:
+    """Blocking states and key bindings in memory (pure).
+
+    Writers replace inner dicts instead of mutating them, so ``decide`` may run on another
+    thread than ``apply_*`` without locks.
+    """
+
+    def __init__(self) -> None:
+        self._bindings: dict[str, KeyBinding] = {}
+        self._blocks: dict[tuple[BudgetScope, str], dict[str, BudgetState]] = {}
+        self._subject_of: dict[str, tuple[BudgetScope, str]] = {}
+
+    def apply_binding(self, api_key_id: str, binding: KeyBinding | None) -> None:
+        if binding is None:
+            self._bindings.pop(api_key_id, None)
+        else:
+            self._bindings[api_key_id] = binding
+
+    def apply_state(self, policy_id: str, state: BudgetState | None) -> None:
+        old = self._subject_of.pop(policy_id, None)
+        if old is not None:
+            remaining = {k: v for k, v in self._blocks.get(old, {}).items() if k != policy_id}
+            if remaining:
+                self._blocks[old] = remaining
+            else:
+                self._blocks.pop(old, None)
+        if (
+            state is not None
+            and state.status is BudgetStatus.EXCEEDED
+            and state.action is BudgetAction.BLOCK
+        ):
+            subject = (state.scope, state.subject)
+            self._blocks[subject] = {**self._blocks.get(subject, {}), policy_id: state}
+            self._subject_of[policy_id] = subject
+
+    def decide(self, api_key_id: str, now: datetime) -> GuardDecision:
+        subjects = [(BudgetScope.KEY, api_key_id)]
+        binding = self._bindings.get(api_key_id)
+        if binding is not None:
+            if binding.team_id:
+                subjects.append((BudgetScope.TEAM, binding.team_id))
+            if binding.owner_customer:
+                subjects.append((BudgetScope.CUSTOMER, binding.owner_customer))
+        for subject in subjects:
+            for state in self._blocks.get(subject, {}).values():
+                if state.resets_at is None or now < state.resets_at:
+                    return GuardDecision(
+                        allowed=False,
+                        reason=(
+                            f"budget {state.policy_id} of {state.scope.value} {state.subject} "
+                            f"exceeded: {state.spend} of {state.limit} {state.unit.value} "
+                            f"per {state.window.value}"
+                        ),
+                        policy_id=state.policy_id,
+                        blocked_until=state.resets_at,
+                    )
+        return ALLOWED
+
+
+class BudgetGuard:
+    """Follows budget state and key bindings in the background; ``check`` is local."""
+
+    def __init__(self, settings: GuardSettings | None = None) -> None:
+        self.settings = settings or GuardSettings()
+        self.topics = Topics(self.settings.topic_prefix)
+        self.index = GuardIndex()
+        self._loaded = False
+        self._last_contact = float("-inf")
+        self._task: asyncio.Task[None] | None = None
+        self._caught_up = asyncio.Event()
+        self.changed = asyncio.Event()
+        """Set whenever a record was applied; waiters clear it themselves."""
+
+    @property
+    def available(self) -> bool:
+        """Loaded once and in contact with the broker within ``guard_stale_after_s``."""
+        stale = time.monotonic() - self._last_contact > self.settings.guard_stale_after_s
+        return self._loaded and not stale
+
+    async def start(self) -> BudgetGuard:
+        if self._task is None:
+            self._task = asyncio.create_task(self._follow(), name="budget-guard")
+            waiter = asyncio.create_task(self._caught_up.wait())
+            try:
+                await asyncio.wait(
+                    {waiter, self._task},
+                    timeout=self.settings.guard_start_timeout_s,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                waiter.cancel()
+            if self._task.done() and not self._task.cancelled() and self._task.exception():
+                raise self._task.exception()  # type: ignore[misc]
+            if not self._loaded:
+                log.warning(
+                    "budget state not loaded within %ss; serving fail-%s",
+                    self.settings.guard_start_timeout_s,
+                    self.settings.guard_fail_mode,
+                )
+        return self
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def check(self, api_key_id: str, now: datetime | None = None) -> GuardDecision:
+        """May ``api_key_id`` make a call now? Memory only; never waits."""
+        if self._task is None:
+            raise ProducerNotStarted("BudgetGuard.check() before start()")
+        if not self.available and self.settings.guard_fail_mode == "closed":
+            return GuardDecision(False, reason="budget state unavailable (fail-closed)")
+        return self.index.decide(api_key_id, now or datetime.now(UTC))
+
+    async def _follow(self) -> None:
+        attempt = 0
+        while True:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.settings.kafka_bootstrap,
+                enable_auto_commit=False,
+                client_id="meterline-budget-guard",
+            )
+            try:
+                await consumer.start()
+                break
+            except (OSError, KafkaError) as exc:
+                attempt += 1
+                level = logging.WARNING if attempt == 1 else logging.DEBUG
+                log.log(level, "budget guard cannot reach the broker (retrying): %r", exc)
+                await consumer.stop()
+                await asyncio.sleep(1)
+        try:
+            parts = [
+                TopicPartition(self.topics.name(spec), p)
+                for spec in (KEYS, BUDGET_STATE)
+                for p in range(spec.partitions)
+            ]
+            consumer.assign(parts)
+            await consumer.seek_to_beginning(*parts)
+            end = await consumer.end_offsets(parts)
+            self._last_contact = time.monotonic()
+            next_probe = self._last_contact + _PROBE_INTERVAL_S
+            while True:
+                batches = await consumer.getmany(*parts, timeout_ms=100)
+                for tp, messages in batches.items():
+                    for message in messages:
+                        self._apply(tp.topic, message.key, message.value)
+                if batches:
+                    self.changed.set()
+                if not self._loaded and all(
+                    [await consumer.position(tp) >= end[tp] for tp in parts]
+                ):
+                    self._loaded = True
+                    self._caught_up.set()
+                if time.monotonic() >= next_probe:
+                    next_probe = time.monotonic() + _PROBE_INTERVAL_S
+                    # The state counts as unavailable once these probes fail for a while.
+                    with contextlib.suppress(TimeoutError, KafkaError, OSError):
+                        await asyncio.wait_for(consumer.end_offsets(parts[:1]), 2.0)
+                        self._last_contact = time.monotonic()
+        finally:
+            await consumer.stop()
+
+    def _apply(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        name = (key or b"").decode(errors="replace")
+        try:
+            if topic == self.topics.keys:
+                binding = None if value is None else KeyBinding.model_validate_json(value)
+                self.index.apply_binding(name, binding)
+            else:
+                state = None if value is None else BudgetState.model_validate_json(value)
+                self.index.apply_state(name, state)
+        except ValidationError as exc:
+            log.error("budget guard skipped an invalid record on %s key %r: %s", topic, name, exc)

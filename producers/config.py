@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ProducerSettings"]
+__all__ = ["GuardSettings", "ProducerSettings"]
 
 
 class ProducerSettings(BaseSettings):
@@ -30,3 +30,20 @@ class ProducerSettings(BaseSettings):
     send_timeout_ms: int = Field(default=10_000, ge=100)
     """How long a batch may wait for the broker before it is spooled instead."""
     replay_backoff_max_s: float = Field(default=5.0, gt=0)
+
+
+class GuardSettings(BaseSettings):
+    """Settings of ``BudgetGuard`` (environment prefix ``METERLINE_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    guard_fail_mode: Literal["open", "closed"] = "open"
+    """When budget state is unavailable (not loaded yet, or the broker unreachable for longer
+    than ``guard_stale_after_s``): ``open`` allows calls no known block refuses; ``closed``
+    refuses every call."""
+    guard_start_timeout_s: float = Field(default=15.0, gt=0)
+    """How long ``start()`` waits to load the compacted topics before serving anyway."""
+    guard_stale_after_s: float = Field(default=15.0, gt=0)
+    """Without contact to the broker for this long, the state counts as unavailable."""

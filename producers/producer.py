@@ -110,7 +110,7 @@ class UsageProducer:
             await asyncio.wait_for(drained(), timeout)
         return not self._queue and not self.spool_pending
 
-    async def stop(self, timeout: float = 30.0) -> None:
+    async def stop(self, timeout: float = 10.0) -> None:
         """Flush (sending what the broker takes within ``timeout``, spooling the rest), then
         close. Nothing accepted is lost: what was not sent stays in the spool for next start."""
         if not self._started:

@@ -6,15 +6,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from clickhouse_connect import get_client
 from clickhouse_connect.driver.client import Client
 
-__all__ = ["Client", "connect"]
+__all__ = ["Client", "connect", "embedded_path"]
+
+
+def embedded_path(url: str) -> Path:
+    """The absolute data directory of a ``chdb://DIR`` URL (DIR may be relative to the cwd)."""
+    return Path(url[len("chdb://") :]).resolve()
 
 
 def connect(url: str) -> Client:
     """A clickhouse-connect ``Client`` for ``url``; the chDB backend comes with the ``local``
-    extra."""
+    extra. A relative ``chdb://DIR`` is resolved against the working directory (the DSN parser
+    would otherwise read ``chdb://a/b`` as host ``a``, database ``b``)."""
     if url.startswith("chdb://"):
         import chdb  # noqa: F401 - registers the chdb:// backend with clickhouse-connect
+
+        path = embedded_path(url)
+        path.mkdir(parents=True, exist_ok=True)
+        url = f"chdb://{path}"
     return get_client(dsn=url)

@@ -4,11 +4,24 @@
 ``event_id`` and whose partition (month of ``occurred_at``) is fixed by the event itself, so a
 duplicate row of the same event collapses on merge; reports read it with ``FINAL`` or dedupe by
 ``event_id`` until then.
+
+The statements are applied in order by :mod:`sinks.migrations`; a released statement is never
+edited, a change is a new migration there.
 """
 
 from __future__ import annotations
 
-__all__ = ["BUDGET_ALERTS", "DEAD_LETTERS", "USAGE_EVENTS", "USAGE_EVENT_COLUMNS"]
+__all__ = [
+    "BUDGET_ALERTS",
+    "BUDGET_ALERT_COLUMNS",
+    "DEAD_LETTERS",
+    "DEAD_LETTER_COLUMNS",
+    "USAGE_DAILY",
+    "USAGE_DAILY_MV",
+    "USAGE_EVENTS",
+    "USAGE_EVENTS_GUARDS",
+    "USAGE_EVENT_COLUMNS",
+]
 
 USAGE_EVENT_COLUMNS: tuple[str, ...] = (
     "event_id", "occurred_at", "gateway", "api_key_id", "request_id", "provider", "model",
@@ -99,4 +112,72 @@ CREATE TABLE IF NOT EXISTS {db}.budget_alerts
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(emitted_at)
 ORDER BY (alert_id)
+"""
+
+DEAD_LETTER_COLUMNS: tuple[str, ...] = (
+    "dead_letter_id", "source_topic", "partition", "offset", "index_in_record", "event_id",
+    "api_key_id", "error_kind", "reason", "raw", "received_at",
+)  # fmt: skip
+
+BUDGET_ALERT_COLUMNS: tuple[str, ...] = (
+    "alert_id", "policy_id", "scope", "subject", "threshold", "spend", "limit", "unit", "window",
+    "window_start", "action", "event_id", "occurred_at", "emitted_at",
+)  # fmt: skip
+
+# A gateway with a broken clock (year 2999) would land in a partition nobody reads and outside
+# DateTime64's range; the database refuses such a row and the sink dead-letters it. The bloom
+# filter lets the writer look up already stored event ids without reading every granule.
+USAGE_EVENTS_GUARDS = (
+    """
+ALTER TABLE {db}.usage_events
+    ADD CONSTRAINT IF NOT EXISTS occurred_at_sane CHECK
+        occurred_at >= toDateTime64('2000-01-01 00:00:00', 3, 'UTC')
+        AND occurred_at < toDateTime64('2200-01-01 00:00:00', 3, 'UTC')
+""",
+    """
+ALTER TABLE {db}.usage_events
+    ADD INDEX IF NOT EXISTS event_id_bloom event_id TYPE bloom_filter(0.01) GRANULARITY 1
+""",
+)
+
+USAGE_DAILY = """
+CREATE TABLE IF NOT EXISTS {db}.usage_daily
+(
+    day Date,
+    customer String,
+    feature LowCardinality(String),
+    provider LowCardinality(String),
+    model LowCardinality(String),
+    team_id String,
+    api_key_id String,
+    cost Decimal(38, 12),
+    computed_cost Decimal(38, 12),
+    input_tokens UInt64,
+    output_tokens UInt64,
+    cache_read_tokens UInt64,
+    cache_write_tokens UInt64,
+    reasoning_tokens UInt64,
+    requests UInt64
+)
+ENGINE = SummingMergeTree
+PARTITION BY toYYYYMM(day)
+ORDER BY (day, customer, feature, provider, model, team_id, api_key_id)
+SETTINGS non_replicated_deduplication_window = 10000
+"""
+
+USAGE_DAILY_MV = """
+CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.usage_daily_mv TO {db}.usage_daily AS
+SELECT
+    toDate(occurred_at) AS day,
+    customer, feature, provider, model, team_id, api_key_id,
+    sum(cost) AS cost,
+    sum(computed_cost) AS computed_cost,
+    sum(input_tokens) AS input_tokens,
+    sum(output_tokens) AS output_tokens,
+    sum(cache_read_tokens) AS cache_read_tokens,
+    sum(cache_write_tokens) AS cache_write_tokens,
+    sum(reasoning_tokens) AS reasoning_tokens,
+    count() AS requests
+FROM {db}.usage_events
+GROUP BY day, customer, feature, provider, model, team_id, api_key_id
 """

@@ -10,6 +10,7 @@ from stream.app import app
 
 # Agents register themselves on import.
 import stream.agents  # noqa: F401  isort: skip
+from stream import budget_agents  # noqa: F401  isort: skip
 
 if __name__ == "__main__":
     argv = sys.argv[1:]

@@ -1,1 +1,134 @@
-"""Faust agents of the stream (filled in by the stream issue)."""
+"""The usage agent: ``meterline.usage.raw`` -> ``meterline.usage.enriched`` + ``.dlq``.
+
+A thin shell around :class:`stream.enrich.Enricher`. Per raw record it does one dedupe table
+write, sends at most one enriched record (a JSON array, key = api_key_id, to the same partition
+number) and at most one DLQ record (a JSON array of dead letters).
+
+Delivery guarantee. Faust flushes the producer before it commits source offsets, so output is
+at least once; a SIGKILL replays records after the last commit. Two things make the enriched
+topic exact anyway:
+
+1. the dedupe entry names the record position where an id was first seen, so replaying that
+   record does not mistake its own events for duplicates (nothing lost), and
+2. each enriched record carries its raw offset in a header; when the worker takes a partition
+   over it reads the last enriched record of that partition and does not emit again the output
+   of records at or below that offset (nothing doubled).
+
+Dead letters are at least once; their ids are deterministic in the source position, so the sink
+keeps one row each.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from schemas.codec import encode_batch
+from schemas.keys import KeyBinding
+from stream.app import app, settings
+from stream.dedupe import SeenEntry, SeenIndex
+from stream.enrich import Enricher
+from stream.output_marks import SOURCE_OFFSET_HEADER, OutputMarks
+from stream.price_file import build_price_book
+from stream.tables import keys_table, seen_table
+from stream.topics import dlq_topic, enriched_topic, raw_topic
+from stream.validation import SourcePosition
+
+__all__ = ["enrich_usage", "enricher"]
+
+log = logging.getLogger(__name__)
+
+enricher = Enricher(
+    build_price_book(settings.price_file),
+    settings.cost_tolerance_percent,
+    settings.max_record_bytes,
+)
+_seen = SeenIndex(
+    horizon=timedelta(hours=settings.dedupe_horizon_hours),
+    max_events=settings.dedupe_max_events,
+)
+_marks = OutputMarks(settings.kafka_bootstrap, enriched_topic.get_topic_name())
+_ready: set[int] = set()
+_bindings: dict[bytes, KeyBinding | None] = {}
+
+
+def _binding(api_key_id: str) -> KeyBinding | None:
+    raw = keys_table.get(api_key_id.encode())
+    if raw is None:
+        return None
+    try:
+        return _bindings[raw]
+    except KeyError:
+        pass
+    try:
+        binding: KeyBinding | None = KeyBinding.model_validate_json(raw)
+    except ValidationError as exc:
+        log.warning("ignoring invalid key binding for %r: %s", api_key_id, exc)
+        binding = None
+    if len(_bindings) > 10_000:
+        _bindings.clear()
+    _bindings[raw] = binding
+    return binding
+
+
+async def _take_over(partition: int) -> None:
+    """Before the first record of a newly owned partition: rebuild its dedupe memory from the
+    (recovered) table and learn how far its output already got."""
+    prefix = f"{partition}/"
+    for position, value in list(seen_table.items()):
+        if isinstance(position, str) and position.startswith(prefix):
+            entry = SeenEntry(tuple(value["ids"]), datetime.fromisoformat(value["at"]))
+            _seen.add(partition, position, entry)
+    mark = await _marks.load(partition)
+    _ready.add(partition)
+    log.info("partition %d: %d ids remembered, output mark %d", partition, len(_seen), mark)
+
+
+@app.on_partitions_revoked.connect
+async def _on_revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
+    for tp in revoked:
+        if tp.topic == raw_topic.get_topic_name():
+            _ready.discard(tp.partition)
+            _seen.drop_partition(tp.partition)
+            _marks.forget(tp.partition)
+
+
+@app.agent(raw_topic)
+async def enrich_usage(stream: Any) -> None:
+    async for event in stream.events():
+        message = event.message
+        partition = message.partition
+        if partition not in _ready:
+            await _take_over(partition)
+        now = datetime.now(UTC)
+        key = (message.key or b"").decode("utf-8", "replace")
+        position = SourcePosition(message.topic, partition, message.offset)
+        outcome = enricher.process(
+            message.value, key=key, position=position, seen=_seen, bindings=_binding, now=now
+        )
+        for expired in _seen.expire(partition, now):
+            seen_table.pop(expired, None)
+        if outcome.seen_entry is not None:
+            seen_table[str(position)] = {
+                "ids": list(outcome.seen_entry.event_ids),
+                "at": now.isoformat(),
+            }
+        if outcome.enriched and message.offset > _marks.get(partition):
+            enriched_topic.send_soon(
+                key=message.key,
+                value=outcome.enriched_value(),
+                partition=partition,
+                headers=[(SOURCE_OFFSET_HEADER, str(message.offset).encode())],
+            )
+        if outcome.dead_letters:
+            dlq_topic.send_soon(
+                key=str(position).encode(), value=encode_batch(outcome.dead_letters)
+            )
+
+
+@app.timer(interval=30.0)
+async def _log_counts() -> None:
+    log.info("stream counts: %s", enricher.counts)

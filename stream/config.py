@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["StreamSettings"]
+__all__ = ["BudgetStreamSettings", "StreamSettings"]
 
 
 class StreamSettings(BaseSettings):
+    """Every knob of the stream worker; built once at the entry point (``stream.app``)."""
+
     model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
 
     kafka_bootstrap: str = "127.0.0.1:9092"
@@ -21,3 +24,23 @@ class StreamSettings(BaseSettings):
     broker_session_timeout_s: float = Field(default=6.0, gt=0)
     broker_rebalance_timeout_s: float = Field(default=6.0, gt=0)
     broker_heartbeat_interval_s: float = Field(default=1.0, gt=0)
+    price_file: Path | None = None
+    """User price file (YAML/JSON) overriding genai-prices; see ``stream.price_file``."""
+    dedupe_horizon_hours: float = Field(default=48.0, gt=0)
+    """How long an event_id is remembered after it was first seen; later duplicates are left to
+    the sink's ReplacingMergeTree."""
+    dedupe_max_events: int = Field(default=2_000_000, ge=1000)
+    """Upper bound of remembered event ids per worker (oldest forgotten first)."""
+    cost_tolerance_percent: Decimal = Field(default=Decimal(5), ge=0, allow_inf_nan=False)
+    """provider_cost differing from computed_cost by more than this percent is flagged."""
+    max_record_bytes: int = Field(default=1024 * 1024, ge=1024)
+    """Raw records larger than this become an ``oversized`` dead letter."""
+
+
+class BudgetStreamSettings(BaseSettings):
+    """Budget evaluation in the stream (environment prefix ``METERLINE_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
+
+    budget_late_grace_s: int = Field(default=300, ge=0)
+    """How long after a calendar month ends its late events still count in it."""

@@ -7,10 +7,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
-__all__ = ["StreamWorker", "WorkerNotReady"]
+ConsumerRecord = Any
+"""aiokafka's ``ConsumerRecord`` (imported lazily: tests use these helpers, workers do not)."""
+
+__all__ = ["StreamWorker", "WorkerNotReady", "produce_records", "read_records"]
 
 READY_LINE = "[^Worker]: Ready"
 
@@ -114,3 +119,59 @@ class StreamWorker:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+async def produce_records(
+    bootstrap: str,
+    topic: str,
+    records: list[tuple[bytes | None, bytes | None]],
+    partition: int | None = None,
+) -> None:
+    """Publish ``(key, value)`` records in order (to ``partition`` when given, else by key)
+    and wait until the broker has them all."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(topic, value=value, key=key, partition=partition)
+            for key, value in records
+        ]
+        for future in futures:
+            await future
+    finally:
+        await producer.stop()
+
+
+async def read_records(
+    bootstrap: str,
+    topic: str,
+    *,
+    done: Callable[[list[ConsumerRecord]], bool],
+    timeout: float = 60.0,
+    settle: float = 0.0,
+) -> list[ConsumerRecord]:
+    """Every record of ``topic`` from the start, read until ``done(records)`` holds (then for
+    ``settle`` more seconds, to catch records that should not be there) or ``timeout``."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    records: list[ConsumerRecord] = []
+    try:
+        deadline = time.monotonic() + timeout
+        settle_until: float | None = None
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for partition_records in batch.values():
+                records.extend(partition_records)
+            if settle_until is None and done(records):
+                settle_until = time.monotonic() + settle
+            if settle_until is not None and time.monotonic() >= settle_until:
+                break
+    finally:
+        await consumer.stop()
+    return records

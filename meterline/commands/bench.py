@@ -34,3 +34,37 @@ def producer(events: int, bootstrap: str | None, as_json: bool) -> None:
     with bench_broker(bootstrap) as servers:
         result = asyncio.run(run_producer_bench(servers, events))
     _emit(result, as_json)
+
+
+@bench.command("sink")
+@click.option("--events", default=100_000, show_default=True, help="Enriched events to store.")
+@click.option("--batch-rows", default=10_000, show_default=True, help="Rows per insert.")
+@click.option("--bootstrap", default=None, help=BOOTSTRAP_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def sink(events: int, batch_rows: int, bootstrap: str | None, as_json: bool) -> None:
+    """Sink rows/s into ClickHouse (embedded chDB) vs a raw insert of the same rows, and ratio."""
+    from meterline.bench.sink import run_sink_bench
+
+    def progress(message: str) -> None:
+        click.echo(f"... {message}", err=True)
+
+    with bench_broker(bootstrap) as servers:
+        result = run_sink_bench(servers, events, batch_rows, progress=progress)
+    _emit(result, as_json)
+
+
+@bench.command("stream")
+@click.option("--events", default=200_000, show_default=True, help="Events to push through.")
+@click.option("--batch", default=100, show_default=True, help="Events per raw record.")
+@click.option("--bootstrap", default=None, help=BOOTSTRAP_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def stream(events: int, batch: int, bootstrap: str | None, as_json: bool) -> None:
+    """Sustained enriched events/s of one stream worker vs the raw aiokafka consume rate."""
+    from meterline.bench.stream import run_stream_bench
+
+    def say(message: str) -> None:
+        click.echo(message, err=True)
+
+    with bench_broker(bootstrap) as servers:
+        result = asyncio.run(run_stream_bench(servers, events, batch, say=say))
+    _emit(result, as_json)

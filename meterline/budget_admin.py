@@ -1,0 +1,120 @@
+"""Budget policy administration over the compacted ``meterline.budgets.policies`` topic.
+
+The CLI (``meterline budgets``) is a thin layer over these functions; tests call them directly.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from schemas.budgets import BudgetAction, BudgetPolicy, BudgetScope, BudgetUnit, BudgetWindow
+from schemas.codec import encode_one
+from schemas.topics import Topics
+
+__all__ = [
+    "PolicyInputError",
+    "build_policy",
+    "delete_policy",
+    "list_policies",
+    "parse_thresholds",
+    "put_policy",
+]
+
+
+class PolicyInputError(ValueError):
+    """A policy given on the command line is not valid; the message says why."""
+
+
+def parse_thresholds(text: str) -> list[Decimal]:
+    """``"50,80"`` -> ``[50, 80]``; ``""`` -> no soft thresholds."""
+    try:
+        return [Decimal(part.strip().rstrip("%")) for part in text.split(",") if part.strip()]
+    except InvalidOperation as exc:
+        raise PolicyInputError(f"thresholds must be numbers like 50,80, got {text!r}") from exc
+
+
+def build_policy(
+    *,
+    policy_id: str,
+    scope: str,
+    subject: str,
+    limit: str,
+    unit: str = "usd",
+    window: str = "24h",
+    thresholds: str = "50,80",
+    action: str = "block",
+    now: datetime | None = None,
+) -> BudgetPolicy:
+    """A validated ``BudgetPolicy``; raises ``PolicyInputError`` with a readable reason."""
+    from pydantic import ValidationError
+
+    try:
+        amount = Decimal(limit)
+    except InvalidOperation as exc:
+        raise PolicyInputError(
+            f"limit must be a decimal number like 10 or 12.50: {limit!r}"
+        ) from exc
+    try:
+        return BudgetPolicy(
+            policy_id=policy_id,
+            scope=BudgetScope(scope),
+            subject=subject,
+            limit=amount,
+            unit=BudgetUnit(unit),
+            window=BudgetWindow(window),
+            thresholds=parse_thresholds(thresholds),
+            action=BudgetAction(action),
+            updated_at=now or datetime.now(UTC),
+        )
+    except ValidationError as exc:
+        reasons = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise PolicyInputError(reasons) from exc
+    except ValueError as exc:
+        raise PolicyInputError(str(exc)) from exc
+
+
+async def _send(bootstrap: str, topic: str, key: str, value: bytes | None) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="meterline-budgets-admin")
+    try:
+        await producer.start()
+        await producer.send_and_wait(topic, value, key=key.encode(), partition=0)
+    finally:
+        await producer.stop()
+
+
+async def put_policy(bootstrap: str, topics: Topics, policy: BudgetPolicy) -> None:
+    """Write (create or replace) a policy; the stream applies it from its next record on."""
+    await _send(bootstrap, topics.budget_policies, policy.policy_id, encode_one(policy))
+
+
+async def delete_policy(bootstrap: str, topics: Topics, policy_id: str) -> None:
+    """Write a tombstone for ``policy_id``."""
+    await _send(bootstrap, topics.budget_policies, policy_id, None)
+
+
+async def list_policies(bootstrap: str, topics: Topics) -> list[BudgetPolicy]:
+    """The current policies: the compacted topic read to its end, latest value per id."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        await consumer.start()
+        tp = TopicPartition(topics.budget_policies, 0)
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        end = (await consumer.end_offsets([tp]))[tp]
+        latest: dict[str, bytes | None] = {}
+        while await consumer.position(tp) < end:
+            batches = await consumer.getmany(tp, timeout_ms=500)
+            for message in batches.get(tp, []):
+                latest[(message.key or b"").decode()] = message.value
+        return [
+            BudgetPolicy.model_validate_json(value)
+            for _, value in sorted(latest.items())
+            if value is not None
+        ]
+    finally:
+        await consumer.stop()

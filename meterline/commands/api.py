@@ -1,0 +1,57 @@
+"""``meterline api``: serve the read-only report API on 127.0.0.1."""
+
+from __future__ import annotations
+
+import secrets
+
+import click
+
+from meterline.commands._reports import guarded, query_client, read_text
+from reports.config import ReportSettings
+from reports.plans import parse_plans
+
+
+@click.command()
+@click.option(
+    "--host",
+    default=None,
+    help="Interface to bind [default: METERLINE_REPORT_API_HOST, 127.0.0.1].",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port [default: METERLINE_REPORT_API_PORT, 8710].",
+)
+@click.pass_context
+def api(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the reports over HTTP (JSON and CSV, OpenAPI docs at /docs).
+
+    Every data route needs 'Authorization: Bearer <token>'. The token is
+    METERLINE_REPORT_API_TOKEN; when unset, a random one is made and printed at start.
+    /v1/invoices uses the plans file in METERLINE_REPORT_PLANS_FILE.
+    """
+    import uvicorn
+
+    from reports.api import create_app
+
+    settings = ReportSettings()
+    token = (
+        settings.report_api_token.get_secret_value() if settings.report_api_token else ""
+    ) or secrets.token_urlsafe(24)
+    plans = (
+        guarded(parse_plans, read_text(settings.report_plans_file, "plans file"))
+        if settings.report_plans_file
+        else None
+    )
+    bind_host = host or settings.report_api_host
+    bind_port = settings.report_api_port if port is None else port
+    with query_client(ctx) as (client, database):
+        app = create_app(client, database, token, plans)
+        click.echo(f"report API on http://{bind_host}:{bind_port} (docs: /docs)", err=True)
+        if settings.report_api_token is None:
+            click.echo(
+                f"bearer token (random, set METERLINE_REPORT_API_TOKEN to fix it): {token}",
+                err=True,
+            )
+        uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import signal
+import threading
+
+import click
+
+from meterline.stack import LocalStack
+from sinks.config import SinkSettings
+from stream.config import StreamSettings
+
+
+@click.command()
+def up() -> None:
+    """Run the local stack in the foreground until Ctrl-C.
+
+    Starts a Tansu broker on METERLINE_KAFKA_BOOTSTRAP when nothing answers there (a 127.0.0.1
+    address), creates the topics, and runs the sink (which owns the embedded ClickHouse
+    directory and answers `meterline sql` and reports) and a stream worker.
+    """
+    sink_settings = SinkSettings()
+    stream_settings = StreamSettings()
+    chdb_dir = sink_settings.embedded_dir
+    if chdb_dir is None:
+        raise click.ClickException(
+            "`meterline up` runs the embedded stack; with a ClickHouse server run "
+            "`meterline sink` and `python -m stream worker` (see deploy/)"
+        )
+    stack = LocalStack(
+        root=stream_settings.stream_data_dir.parent,
+        chdb_dir=chdb_dir,
+        bootstrap=stream_settings.kafka_bootstrap,
+        topic_prefix=stream_settings.topic_prefix,
+        database=sink_settings.clickhouse_database,
+        say=click.echo,
+    )
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    with stack:
+        click.echo('meterline is up. Query it: meterline sql "SELECT count() FROM usage_events"')
+        click.echo("Ctrl-C stops everything.")
+        try:
+            while not done.wait(1.0):
+                pass
+        except KeyboardInterrupt:
+            pass
+        click.echo("stopping …")

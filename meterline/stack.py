@@ -1,0 +1,125 @@
+"""The local stack behind ``meterline up`` and the demo: a Tansu broker (unless a Kafka already
+answers), the contract's topics, a stream worker and the sink, which owns the embedded ClickHouse
+directory and answers queries for every other process.
+
+Each part is a child process this object started; ``stop()`` ends them in reverse order, by PID,
+also after a failure half-way through ``start()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from meterline.kafka_admin import create_topics
+from meterline.local.tansu import TansuBroker, kafka_answers
+from schemas.topics import Topics
+from sinks.testing import SinkProcess
+from stream.testing import StreamWorker
+
+__all__ = ["LocalStack", "StackPaths"]
+
+
+@dataclass(frozen=True)
+class StackPaths:
+    root: Path
+    chdb_dir: Path | None = None
+
+    @property
+    def chdb(self) -> Path:
+        return self.chdb_dir or self.root / "chdb"
+
+    @property
+    def stream(self) -> Path:
+        return self.root / "stream"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+
+@dataclass
+class LocalStack:
+    root: Path
+    chdb_dir: Path | None = None
+    bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    database: str = "meterline"
+    start_broker: bool = True
+    """Start a Tansu broker on ``bootstrap`` when no Kafka answers there."""
+    say: Callable[[str], None] = print
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    broker: TansuBroker | None = None
+    worker: StreamWorker | None = None
+    sink: SinkProcess | None = None
+
+    @property
+    def paths(self) -> StackPaths:
+        return StackPaths(self.root, self.chdb_dir)
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+    def start(self) -> LocalStack:
+        try:
+            self._start_broker()
+            created = asyncio.run(create_topics(self.bootstrap, self.topics))
+            fresh = sum(1 for state in created.values() if state == "created")
+            self.say(f"topics     {len(created)} ready ({fresh} created)")
+            self.sink = SinkProcess(
+                bootstrap=self.bootstrap,
+                topic_prefix=self.topic_prefix,
+                data_dir=self.paths.chdb,
+                log_path=self.paths.logs / "sink.log",
+                database=self.database,
+                batch_seconds=0.5,
+                extra_env=self.extra_env,
+            ).start()
+            self.say(f"sink       pid {self.sink.pid}, ClickHouse (chDB) in {self.paths.chdb}")
+            self.worker = StreamWorker(
+                bootstrap=self.bootstrap,
+                topic_prefix=self.topic_prefix,
+                data_dir=self.paths.stream,
+                log_path=self.paths.logs / "stream.log",
+                extra_env=self.extra_env,
+            )
+            self.worker.start()
+            self.say(f"stream     pid {self.worker.pid}, logs in {self.paths.logs}")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_broker(self) -> None:
+        host, _, port = self.bootstrap.rpartition(":")
+        if "," not in self.bootstrap and kafka_answers(host, int(port)):
+            self.say(f"kafka      using the broker at {self.bootstrap}")
+            return
+        if not self.start_broker or host not in ("127.0.0.1", "localhost"):
+            raise RuntimeError(f"no Kafka broker answers at {self.bootstrap}")
+        self.broker = TansuBroker(
+            port=int(port), host="127.0.0.1", log_path=self.paths.logs / "tansu.log"
+        ).start()
+        self.say(f"kafka      Tansu broker pid {self.broker.pid} on {self.bootstrap} (memory)")
+
+    def stop(self) -> None:
+        for part in (self.worker, self.sink, self.broker):
+            if part is not None:
+                part.stop()
+        self.worker = self.sink = self.broker = None
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

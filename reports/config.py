@@ -1,0 +1,22 @@
+"""Settings of the reports and their HTTP API (environment prefix ``METERLINE_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ReportSettings"]
+
+
+class ReportSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
+
+    # Where the data is comes from the sink's settings (METERLINE_CLICKHOUSE_URL/_DATABASE).
+    report_api_host: str = "127.0.0.1"
+    report_api_port: int = Field(default=8710, ge=0, le=65535)
+    report_api_token: SecretStr | None = None
+    """Bearer token the API demands; ``meterline api`` makes a random one when unset."""
+    report_plans_file: Path | None = None
+    """Plans YAML the API's ``/invoices`` uses (the CLI takes ``--plans``)."""

@@ -1,0 +1,192 @@
+"""The cost report: cost, computed cost, requests and tokens per group, with an exact total.
+
+Reads ``usage_events FINAL`` so a duplicate ``event_id`` counts once. The total comes from its
+own query over the same filter; the groups (with ``--top``'s "other" group) sum to it exactly,
+``unattributed`` being a customer group like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from reports._sql import PERIOD_FILTER, QueryClient, checked_database, period_parameters, rows
+from reports.errors import ReportError
+from reports.periods import TimeRange
+from reports.unit_costs import FeatureUnitCost, unit_costs
+
+__all__ = [
+    "DIMENSIONS",
+    "NO_FEATURE",
+    "OTHER",
+    "CostFilter",
+    "CostGroup",
+    "CostReport",
+    "Usage",
+    "cost_report",
+    "feature_report",
+]
+
+DIMENSIONS: dict[str, str] = {
+    "customer": "customer",
+    "feature": "feature",
+    "model": "model",
+    "provider": "provider",
+    "team": "team_id",
+    "key": "api_key_id",
+    "day": "toDate(occurred_at)",
+}
+"""``--by`` names and the column (expression) each groups by."""
+
+OTHER = "(other)"
+NO_FEATURE = "(none)"
+"""How the feature view labels events without a ``feature:`` tag."""
+
+_MEASURES = """
+    sum(cost) AS cost,
+    sum(computed_cost) AS computed_cost,
+    count() AS requests,
+    sum(input_tokens) AS input_tokens,
+    sum(output_tokens) AS output_tokens,
+    sum(cache_read_tokens) AS cache_read_tokens,
+    sum(cache_write_tokens) AS cache_write_tokens,
+    sum(reasoning_tokens) AS reasoning_tokens"""
+
+
+class Usage(BaseModel):
+    """Measures of a set of events. Tokens by type as in ``TokenCounts`` (reasoning is part of
+    output)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cost: Decimal = Decimal(0)
+    computed_cost: Decimal = Decimal(0)
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_read_tokens
+            + self.cache_write_tokens
+        )
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(**{f: getattr(self, f) + getattr(other, f) for f in Usage.model_fields})
+
+
+class CostGroup(Usage):
+    group: dict[str, str]
+    """Dimension name → value, in ``by`` order."""
+
+
+class CostFilter(BaseModel):
+    """Filters on top of the time range: an exact customer, and tags every event must carry."""
+
+    model_config = ConfigDict(frozen=True)
+
+    customer: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+class CostReport(BaseModel):
+    """Groups sorted by cost, highest first. With ``top``, groups past the top N are folded
+    into one group whose values are ``(other)``; ``other_groups`` says how many."""
+
+    model_config = ConfigDict(frozen=True)
+
+    range: str
+    by: tuple[str, ...]
+    groups: tuple[CostGroup, ...]
+    total: Usage
+    other_groups: int = 0
+
+
+def _where(period: TimeRange, flt: CostFilter) -> tuple[str, dict[str, Any]]:
+    clauses = [PERIOD_FILTER]
+    params = period_parameters(period)
+    if flt.customer is not None:
+        clauses.append("customer = {customer:String}")
+        params["customer"] = flt.customer
+    if flt.tags:
+        clauses.append("hasAll(tags, {tags:Array(String)})")
+        params["tags"] = list(flt.tags)
+    return " AND ".join(clauses), params
+
+
+def _usage(row: dict[str, Any]) -> dict[str, Any]:
+    return {f: row[f] for f in Usage.model_fields}
+
+
+def _value(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def cost_report(
+    client: QueryClient,
+    database: str,
+    period: TimeRange,
+    by: Sequence[str] = ("customer",),
+    flt: CostFilter | None = None,
+    top: int | None = None,
+) -> CostReport:
+    """Cost per group of ``by`` (names from ``DIMENSIONS``) in ``period``; raises
+    ``ReportError`` for an unknown dimension or a ``top`` below 1."""
+    db = checked_database(database)
+    dims = tuple(dict.fromkeys(by))
+    unknown = [d for d in dims if d not in DIMENSIONS]
+    if not dims or unknown:
+        raise ReportError(
+            f"--by must name one or more of {', '.join(DIMENSIONS)}; got {', '.join(by) or '—'}"
+        )
+    if top is not None and top < 1:
+        raise ReportError("--top must be at least 1")
+    where, params = _where(period, flt or CostFilter())
+    select = ", ".join(f"{DIMENSIONS[d]} AS g{i}" for i, d in enumerate(dims))
+    group_by = ", ".join(f"g{i}" for i in range(len(dims)))
+    grouped = rows(
+        client,
+        f"SELECT {select}, {_MEASURES} FROM {db}.usage_events FINAL WHERE {where} "
+        f"GROUP BY {group_by} ORDER BY cost DESC, {group_by}",
+        params,
+    )
+    (total_row,) = rows(
+        client, f"SELECT {_MEASURES} FROM {db}.usage_events FINAL WHERE {where}", params
+    )
+    groups = [
+        CostGroup(group={d: _value(r[f"g{i}"]) for i, d in enumerate(dims)}, **_usage(r))
+        for r in grouped
+    ]
+    other = 0
+    if top is not None and len(groups) > top:
+        rest = groups[top:]
+        other = len(rest)
+        folded = sum((Usage(**g.model_dump(exclude={"group"})) for g in rest), Usage())
+        groups = [*groups[:top], CostGroup(group=dict.fromkeys(dims, OTHER), **folded.model_dump())]
+    return CostReport(
+        range=period.label,
+        by=dims,
+        groups=tuple(groups),
+        total=Usage(**_usage(total_row)),
+        other_groups=other,
+    )
+
+
+def feature_report(
+    client: QueryClient, database: str, period: TimeRange, flt: CostFilter | None = None
+) -> tuple[FeatureUnitCost, ...]:
+    """Cost versus usage per feature (see ``unit_costs``), most expensive per request first."""
+    report = cost_report(client, database, period, by=("feature",), flt=flt)
+    return unit_costs(
+        [(g.group["feature"] or NO_FEATURE, g.cost, g.requests, g.tokens) for g in report.groups]
+    )

@@ -1,0 +1,48 @@
+"""Invoices for a period: metered usage per customer × model from the store, then
+``invoice_math.build_invoice`` per customer."""
+
+from __future__ import annotations
+
+from reports._sql import PERIOD_FILTER, QueryClient, checked_database, period_parameters, rows
+from reports.invoice_math import Invoice, ModelUsage, build_invoice
+from reports.periods import TimeRange
+from reports.plans import PlansFile
+
+__all__ = ["build_invoices", "usage_by_customer_model"]
+
+
+def usage_by_customer_model(
+    client: QueryClient, database: str, period: TimeRange
+) -> dict[str, list[ModelUsage]]:
+    """Each customer's usage per model in ``period`` (``usage_events FINAL``), customers and
+    models sorted by name."""
+    db = checked_database(database)
+    result: dict[str, list[ModelUsage]] = {}
+    for row in rows(
+        client,
+        f"""
+        SELECT customer, model, count() AS requests, sum(cost) AS cost,
+               sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+               sum(cache_read_tokens) AS cache_read_tokens,
+               sum(cache_write_tokens) AS cache_write_tokens
+        FROM {db}.usage_events FINAL
+        WHERE {PERIOD_FILTER}
+        GROUP BY customer, model
+        ORDER BY customer, model
+        """,
+        period_parameters(period),
+    ):
+        customer = row.pop("customer")
+        result.setdefault(customer, []).append(ModelUsage(**row))
+    return result
+
+
+def build_invoices(
+    client: QueryClient, database: str, period: TimeRange, plans: PlansFile
+) -> list[Invoice]:
+    """One invoice per customer with usage in ``period`` and per customer named in ``plans``
+    (a planned customer without usage still owes its fee or minimum); customers without a plan
+    are listed with a warning and a zero total. Sorted by customer."""
+    usage = usage_by_customer_model(client, database, period)
+    customers = sorted(set(usage) | set(plans.customers))
+    return [build_invoice(c, period.label, usage.get(c, []), plans) for c in customers]

@@ -1,0 +1,44 @@
+"""Billing periods and date ranges as half-open UTC intervals ``[start, end)``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from reports.errors import InvalidPeriodError
+
+__all__ = ["TimeRange", "date_range", "month_period"]
+
+_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    """``start <= occurred_at < end``, both UTC. ``label`` names it in output."""
+
+    start: datetime
+    end: datetime
+    label: str
+
+
+def month_period(period: str) -> TimeRange:
+    """The calendar month ``YYYY-MM`` in UTC; raises ``InvalidPeriodError`` otherwise."""
+    match = _PERIOD.match(period.strip())
+    if not match:
+        raise InvalidPeriodError(f"period {period!r} must look like YYYY-MM, e.g. 2026-11")
+    year, month = int(match.group(1)), int(match.group(2))
+    if not 1 <= month <= 12 or year < 1970:
+        raise InvalidPeriodError(f"period {period!r} is not a calendar month")
+    start = datetime(year, month, 1, tzinfo=UTC)
+    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
+    return TimeRange(start, end, f"{year:04d}-{month:02d}")
+
+
+def date_range(first: date, last: date) -> TimeRange:
+    """Whole UTC days ``first`` through ``last``, both included."""
+    if last < first:
+        raise InvalidPeriodError(f"--to {last} is before --from {first}")
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+    return TimeRange(start, end, f"{first.isoformat()}..{last.isoformat()}")

@@ -1,0 +1,76 @@
+"""Settings of the ClickHouse sink and the store (environment prefix ``METERLINE_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["SinkSettings", "WebhookSettings"]
+
+
+class SinkSettings(BaseSettings):
+    """Built once at the entry point and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
+
+    clickhouse_url: SecretStr = SecretStr("chdb://.meterline/chdb")
+    """``chdb://DIR`` (embedded engine, one owning process) or
+    ``http(s)://user:pass@host:8123`` (ClickHouse server)."""
+    clickhouse_database: str = Field(default="meterline", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    sink_group_id: str = "meterline-sink"
+    sink_batch_rows: int = Field(default=10_000, ge=1)
+    """Flush when this many messages are buffered…"""
+    sink_batch_seconds: float = Field(default=1.0, gt=0)
+    """…or when the oldest buffered message is this old."""
+    sink_retry_max_s: float = Field(default=5.0, gt=0)
+    """Cap of the backoff between retries of a failing insert (retried until it succeeds)."""
+    sink_stats_interval_s: float = Field(default=10.0, gt=0)
+    """How often the sink logs rows/s and lag."""
+    sink_query_host: str = "127.0.0.1"
+    sink_query_port: int = Field(default=0, ge=0, le=65535)
+    """Port of the embedded query endpoint; 0 picks a free one (written to the owner file)."""
+    sink_query_token: SecretStr | None = None
+    """Bearer token of the query endpoint; a random one per start when unset."""
+
+    @field_validator("clickhouse_url")
+    @classmethod
+    def _known_scheme(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        if not url.startswith(("chdb://", "http://", "https://")):
+            raise ValueError(
+                "METERLINE_CLICKHOUSE_URL must start with chdb://, http:// or https://"
+            )
+        return value
+
+    @property
+    def url(self) -> str:
+        return self.clickhouse_url.get_secret_value()
+
+    @property
+    def embedded_dir(self) -> Path | None:
+        """The chDB data directory in embedded mode, None on a server."""
+        url = self.url
+        return Path(url[len("chdb://") :]).resolve() if url.startswith("chdb://") else None
+
+
+class WebhookSettings(BaseSettings):
+    """The budget alert webhook notifier."""
+
+    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    webhook_url: str = ""
+    """Where each alert is POSTed; the notifier refuses to start without one."""
+    webhook_secret: SecretStr = SecretStr("")
+    """HMAC-SHA256 key of the ``X-Meterline-Signature`` header; required."""
+    webhook_state_path: Path = Path(".meterline/webhook/delivered.sqlite")
+    """Durable record of delivered alert ids (so no id is delivered twice)."""
+    webhook_group_id: str = "meterline-webhook"
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_backoff_base_s: float = Field(default=0.5, gt=0)
+    webhook_backoff_max_s: float = Field(default=30.0, gt=0)

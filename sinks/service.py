@@ -1,0 +1,75 @@
+"""The sink process: migrate, then run the writer; in embedded mode also own the chDB
+directory and answer read-only queries for other processes until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+
+from sinks.clickhouse import connect
+from sinks.config import SinkSettings
+from sinks.migrations import migrate
+from sinks.owner import OwnerInfo, remove_owner, write_owner
+from sinks.server import QueryServer, bind_socket, build_app
+from sinks.store import ClickHouseStore, RetryPolicy
+from sinks.writer import SinkWriter
+
+__all__ = ["READY_LINE", "run_sink"]
+
+log = logging.getLogger(__name__)
+
+READY_LINE = "meterline sink ready"
+"""Logged (stderr) once the schema is migrated, the endpoint listens and the writer starts."""
+
+
+async def run_sink(settings: SinkSettings, stop: asyncio.Event | None = None) -> None:
+    """Run until ``stop`` is set (or SIGTERM/SIGINT when ``stop`` is None); the last batch is
+    stored and committed before returning."""
+    stop = stop or _stop_on_signals()
+    db = settings.clickhouse_database
+    client = connect(settings.url)
+    server: QueryServer | None = None
+    data_dir = settings.embedded_dir
+    try:
+        applied = migrate(client, db)
+        if applied:
+            log.info("applied migrations %s", [m.version for m in applied])
+        writer = SinkWriter(
+            settings,
+            ClickHouseStore(
+                client, db, RetryPolicy(max_s=settings.sink_retry_max_s), stopping=stop.is_set
+            ),
+        )
+        if data_dir is not None:
+            token = (
+                settings.sink_query_token.get_secret_value()
+                if settings.sink_query_token
+                else secrets.token_urlsafe(24)
+            )
+            app = build_app(client, token, lambda: writer.stats.snapshot(writer.clock()))
+            sock = bind_socket(settings.sink_query_host, settings.sink_query_port)
+            server = QueryServer(app, sock).start()
+            write_owner(data_dir, OwnerInfo(os.getpid(), server.url, token))
+            log.warning("query endpoint on %s (token in %s)", server.url, data_dir)
+        log.warning("%s (database %s)", READY_LINE, db)
+        await writer.run(stop)
+        log.warning("sink stopped: %s", writer.stats.snapshot(writer.clock()))
+    finally:
+        if data_dir is not None:
+            remove_owner(data_dir, os.getpid())
+        if server is not None:
+            server.stop()
+        client.close()
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop

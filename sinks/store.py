@@ -1,0 +1,141 @@
+"""Batched inserts into ClickHouse: idempotent retries, row isolation, already-stored lookups.
+
+Blocking (clickhouse-connect is synchronous); the writer calls it from a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sinks.buffer import dedup_token
+from sinks.clickhouse import Client
+from sinks.errors import is_data_error
+from sinks.rows import Item, TableSpec
+
+__all__ = ["ClickHouseStore", "Rejected", "RetryPolicy"]
+
+log = logging.getLogger(__name__)
+
+# Insert settings: a token per insert makes a retried insert a no-op, and the same token guards
+# the rollup the materialized view writes, so base table and rollup stay consistent on retry.
+_DEDUP = {"deduplicate_blocks_in_dependent_materialized_views": 1}
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A row the database refused, with its reason."""
+
+    item: Item[Any]
+    reason: str
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff for errors that are the database's fault: first, doubling, capped; forever until
+    ``stopping()`` is true (then the error propagates and nothing is committed)."""
+
+    first_s: float = 0.1
+    max_s: float = 5.0
+
+    def delays(self) -> Iterable[float]:
+        delay = self.first_s
+        while True:
+            yield delay
+            delay = min(self.max_s, delay * 2)
+
+
+class ClickHouseStore:
+    """Inserts and lookups on ``db`` through one clickhouse-connect client."""
+
+    def __init__(
+        self,
+        client: Client,
+        db: str,
+        retry: RetryPolicy | None = None,
+        stopping: Callable[[], bool] | None = None,
+    ) -> None:
+        self.client = client
+        self.db = db
+        self.retry = retry or RetryPolicy()
+        self._stopping = stopping or (lambda: False)
+
+    def _with_retry(self, what: str, call: Callable[[], Any]) -> Any:
+        """Run ``call``; data errors propagate at once, anything else is retried with backoff."""
+        delays = iter(self.retry.delays())
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return call()
+            except Exception as exc:
+                if is_data_error(exc) or self._stopping():
+                    raise
+                delay = next(delays)
+                log.warning("%s failed (attempt %d), retrying in %.1fs: %s", what, attempt, delay,
+                            exc)  # fmt: skip
+                time.sleep(delay)
+
+    def stored_keys(self, spec: TableSpec[Any], items: Sequence[Item[Any]]) -> set[str]:
+        """Ids among ``items`` that are already in ``spec.table`` (first column = the id)."""
+        if not items:
+            return set()
+        id_column = spec.columns[0]
+        keys = list({item.key for item in items})
+        sql = (
+            f"SELECT DISTINCT {id_column} FROM {self.db}.{spec.table} "
+            f"WHERE {id_column} IN {{keys:Array(String)}}"
+        )
+        result = self._with_retry(
+            f"lookup in {spec.table}",
+            lambda: self.client.query(sql, parameters={"keys": keys}),
+        )
+        return {row[0] for row in result.result_rows}
+
+    def insert(
+        self, spec: TableSpec[Any], items: Sequence[Item[Any]], ranges: str
+    ) -> list[Rejected]:
+        """Insert ``items`` into ``spec.table``; returns the rows the database refused.
+
+        Every other row is stored exactly once even when this call is repeated with the same
+        items (the dedup token is derived from ``ranges`` and the ids). A refused batch is split
+        in halves until the offending rows are alone, so one bad row costs O(log n) inserts.
+        """
+        if not items:
+            return []
+        rejected: list[Rejected] = []
+        self._insert_isolating(spec, list(items), ranges, rejected)
+        return rejected
+
+    def _insert_isolating(
+        self, spec: TableSpec[Any], items: list[Item[Any]], ranges: str, out: list[Rejected]
+    ) -> None:
+        token = dedup_token(spec.table, ranges, (i.key for i in items))
+        rows = [i.row for i in items]
+        try:
+            self._with_retry(
+                f"insert of {len(rows)} rows into {spec.table}",
+                lambda: self.client.insert(
+                    f"{self.db}.{spec.table}",
+                    rows,
+                    column_names=list(spec.columns),
+                    settings={**_DEDUP, "insert_deduplication_token": token},
+                ),
+            )
+        except Exception as exc:
+            if not is_data_error(exc):
+                raise
+            if len(items) == 1:
+                out.append(Rejected(items[0], _reason(exc)))
+                return
+            middle = len(items) // 2
+            self._insert_isolating(spec, items[:middle], ranges, out)
+            self._insert_isolating(spec, items[middle:], ranges, out)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:4096]

@@ -1,0 +1,179 @@
+"""Budget alert webhook: POST every alert once, signed, retried until the endpoint takes it.
+
+Each alert on ``meterline.budgets.alerts`` is POSTed as its JSON (``BudgetAlert``) with headers
+``X-Meterline-Signature: sha256=<hex HMAC-SHA256 of the body under the shared secret>`` and
+``X-Meterline-Alert-Id``. Order per alert, written down where it happens in ``_handle``:
+
+1. skip it when its id is in the durable delivered log (a replay, or the same alert re-emitted
+   by the stream after a crash);
+2. POST it, retrying any failure (connection error, timeout, non-2xx) with exponential backoff
+   for as long as the notifier runs: an alert is never skipped, so none is lost;
+3. record the id in the delivered log (SQLite, committed to disk);
+4. commit the Kafka offset.
+
+A crash between 2 and 3 can repeat one POST; the ``X-Meterline-Alert-Id`` header lets the
+endpoint drop it. A healthy endpoint otherwise sees each id exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+from pydantic import ValidationError
+
+from schemas.budgets import BudgetAlert
+from schemas.codec import encode_one
+from schemas.topics import Topics
+from sinks.config import WebhookSettings
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "DeliveredLog",
+    "WebhookConfigError",
+    "WebhookNotifier",
+    "backoff_delays",
+    "sign",
+    "verify",
+]
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Meterline-Signature"
+ALERT_ID_HEADER = "X-Meterline-Alert-Id"
+
+
+class WebhookConfigError(ValueError):
+    """The notifier cannot run with these settings (the message says which one)."""
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    """The ``X-Meterline-Signature`` value for ``body``."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: bytes, body: bytes, signature: str) -> bool:
+    """What a receiver does: constant-time comparison with the expected signature."""
+    return hmac.compare_digest(sign(secret, body), signature)
+
+
+def backoff_delays(base_s: float, max_s: float) -> Iterator[float]:
+    """``base, 2*base, 4*base, …`` capped at ``max_s``, forever."""
+    delay = base_s
+    while True:
+        yield min(delay, max_s)
+        delay = min(delay * 2, max_s)
+
+
+class DeliveredLog:
+    """Alert ids delivered so far, in a SQLite file; ``add`` is on disk when it returns."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS delivered (alert_id TEXT PRIMARY KEY, at TEXT NOT NULL)"
+        )
+        self._db.commit()
+
+    def __contains__(self, alert_id: str) -> bool:
+        row = self._db.execute("SELECT 1 FROM delivered WHERE alert_id = ?", (alert_id,))
+        return row.fetchone() is not None
+
+    def add(self, alert_id: str) -> None:
+        self._db.execute("INSERT OR IGNORE INTO delivered VALUES (?, datetime('now'))", (alert_id,))
+        self._db.commit()
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT count(*) FROM delivered").fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class WebhookNotifier:
+    """Consumes the alerts topic in a consumer group and delivers each alert (see module doc)."""
+
+    def __init__(self, settings: WebhookSettings) -> None:
+        if not settings.webhook_url:
+            raise WebhookConfigError("METERLINE_WEBHOOK_URL is not set")
+        if not settings.webhook_secret.get_secret_value():
+            raise WebhookConfigError("METERLINE_WEBHOOK_SECRET is not set (alerts are signed)")
+        self.settings = settings
+        self.delivered = DeliveredLog(settings.webhook_state_path)
+        self.attempts = 0
+        self.sent = 0
+        self._secret = settings.webhook_secret.get_secret_value().encode()
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Deliver until ``stop`` is set (or the task is cancelled)."""
+        stop = stop or asyncio.Event()
+        consumer = AIOKafkaConsumer(
+            Topics(self.settings.topic_prefix).budget_alerts,
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=self.settings.webhook_group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            async with httpx.AsyncClient(timeout=self.settings.webhook_timeout_s) as http:
+                while not stop.is_set():
+                    batches = await consumer.getmany(timeout_ms=200)
+                    for tp, messages in batches.items():
+                        for message in messages:
+                            await self._handle(http, message.value, stop)
+                            if stop.is_set():
+                                return
+                            await consumer.commit({tp: message.offset + 1})
+        finally:
+            await consumer.stop()
+            self.delivered.close()
+
+    async def _handle(
+        self, http: httpx.AsyncClient, value: bytes | None, stop: asyncio.Event
+    ) -> None:
+        try:
+            alert = BudgetAlert.model_validate_json(value or b"")
+        except ValidationError as exc:
+            # Only the stream writes this topic: a bad value is a bug to see, not an alert.
+            log.error("not a budget alert, skipped: %s", exc)
+            return
+        if alert.alert_id in self.delivered:
+            return
+        body = encode_one(alert)
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(self._secret, body),
+            ALERT_ID_HEADER: alert.alert_id,
+        }
+        delays = backoff_delays(
+            self.settings.webhook_backoff_base_s, self.settings.webhook_backoff_max_s
+        )
+        while not stop.is_set():
+            self.attempts += 1
+            try:
+                response = await http.post(self.settings.webhook_url, content=body, headers=headers)
+                if response.is_success:
+                    self.delivered.add(alert.alert_id)
+                    self.sent += 1
+                    return
+                problem = f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                problem = repr(exc)
+            delay = next(delays)
+            log.warning(
+                "alert %s not delivered (%s); retrying in %.1fs", alert.alert_id, problem, delay
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)

@@ -1,0 +1,165 @@
+"""Per-record spend deltas: what the key-partitioned stream sends to ``meterline.budgets.deltas``.
+
+One enriched record (a batch of events of one key) becomes at most one ``SpendDelta`` per budget
+subject that has a policy: the key, its team, its owner customer. Events are grouped by minute,
+the finest budget bucket, so a delta stays a handful of items however large the batch.
+
+``(source, offset)`` names the enriched record a delta came from; the evaluator applies each
+record at most once per subject, so a reprocessed record never counts twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import orjson
+from pydantic import ValidationError
+
+from schemas.budgets import BudgetScope
+from schemas.dead_letters import DeadLetter, ErrorKind
+from schemas.usage import EnrichedUsage
+
+__all__ = [
+    "SpendDelta",
+    "UsageItem",
+    "aggregate_record",
+    "decode_enriched",
+    "subject_key",
+    "subjects_of",
+]
+
+_MINUTE = 60
+
+
+def subject_key(scope: BudgetScope, subject: str) -> str:
+    """The record key of a subject on the deltas topic and in the subject table."""
+    return f"{scope.value}:{subject}"
+
+
+@dataclass(frozen=True)
+class UsageItem:
+    """Usage of one subject within one minute of one record."""
+
+    at: int
+    """Epoch second of the last event in this minute (the one named by ``event_id``)."""
+    usd: Decimal
+    tokens: int
+    requests: int
+    event_id: str
+
+
+@dataclass(frozen=True)
+class SpendDelta:
+    scope: BudgetScope
+    subject: str
+    source: str
+    """The enriched topic partition the record came from."""
+    offset: int
+    items: tuple[UsageItem, ...]
+
+    @property
+    def key(self) -> str:
+        return subject_key(self.scope, self.subject)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "scope": self.scope.value,
+                "subject": self.subject,
+                "source": self.source,
+                "offset": self.offset,
+                "items": [
+                    [i.at, format(i.usd, "f"), i.tokens, i.requests, i.event_id] for i in self.items
+                ],
+            }
+        )
+
+    @classmethod
+    def from_json(cls, data: bytes) -> SpendDelta:
+        """Raises ``ValueError`` (or ``KeyError``/``TypeError``) on a malformed value."""
+        raw = orjson.loads(data)
+        items = tuple(
+            UsageItem(int(at), Decimal(usd), int(tokens), int(requests), str(event_id))
+            for at, usd, tokens, requests, event_id in raw["items"]
+        )
+        if not items:
+            raise ValueError("a spend delta has at least one item")
+        return cls(BudgetScope(raw["scope"]), str(raw["subject"]), str(raw["source"]),
+                   int(raw["offset"]), items)  # fmt: skip
+
+
+def subjects_of(event: EnrichedUsage) -> list[tuple[BudgetScope, str]]:
+    """Every budget subject an event is charged to, from the key binding (never from tags)."""
+    subjects = [(BudgetScope.KEY, event.api_key_id)]
+    if event.team_id:
+        subjects.append((BudgetScope.TEAM, event.team_id))
+    if event.owner_customer:
+        subjects.append((BudgetScope.CUSTOMER, event.owner_customer))
+    return subjects
+
+
+def aggregate_record(
+    events: Iterable[EnrichedUsage],
+    has_policy: Callable[[BudgetScope, str], bool],
+    *,
+    source: str,
+    offset: int,
+) -> list[SpendDelta]:
+    """One delta per subject with a policy, items per minute in first-seen order."""
+    groups: dict[tuple[BudgetScope, str], dict[int, list]] = {}
+    for event in events:
+        at = int(event.occurred_at.timestamp())
+        for scope, subject in subjects_of(event):
+            if not has_policy(scope, subject):
+                continue
+            minutes = groups.setdefault((scope, subject), {})
+            acc = minutes.get(at - at % _MINUTE)
+            if acc is None:
+                minutes[at - at % _MINUTE] = [at, event.cost, event.tokens.total, 1, event.event_id]
+            else:
+                acc[0] = at
+                acc[1] += event.cost
+                acc[2] += event.tokens.total
+                acc[3] += 1
+                acc[4] = event.event_id
+    return [
+        SpendDelta(scope, subject, source, offset, tuple(UsageItem(*acc) for acc in mins.values()))
+        for (scope, subject), mins in groups.items()
+    ]
+
+
+def decode_enriched(
+    data: bytes | None, *, topic: str, partition: int, offset: int, now: datetime
+) -> tuple[list[EnrichedUsage], list[DeadLetter]]:
+    """The good events of an enriched record and a dead letter per bad element (or per record
+    when it is not a JSON array/object at all). Never raises on input."""
+
+    def dead(index: int, kind: ErrorKind, reason: str, raw: bytes) -> DeadLetter:
+        return DeadLetter(
+            dead_letter_id=f"budgets:{topic}:{partition}:{offset}:{index}",
+            source_topic=topic,
+            partition=partition,
+            offset=offset,
+            index_in_record=index,
+            error_kind=kind,
+            reason=reason[:4000],
+            raw=raw,
+            received_at=now,
+        )
+
+    try:
+        parsed = orjson.loads(data or b"")
+    except orjson.JSONDecodeError as exc:
+        return [], [dead(-1, ErrorKind.DECODE, f"not JSON: {exc}", data or b"")]
+    elements = parsed if isinstance(parsed, list) else [parsed]
+    events, dead_letters = [], []
+    for index, element in enumerate(elements):
+        try:
+            events.append(EnrichedUsage.model_validate(element))
+        except ValidationError as exc:
+            raw = orjson.dumps(element)
+            dead_letters.append(dead(index, ErrorKind.SCHEMA, str(exc), raw))
+    return events, dead_letters

@@ -1,0 +1,81 @@
+"""Helpers of the budget integration tests: enriched batches in, alerts and states out."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from schemas.budgets import BudgetAlert
+from schemas.codec import encode_batch
+from schemas.usage import CostSource, EnrichedUsage, TokenCounts
+
+
+def enriched(api_key_id: str, cost: str, *, owner: str = "", team: str = "") -> EnrichedUsage:
+    now = datetime.now(UTC)
+    return EnrichedUsage(
+        event_id=str(uuid.uuid4()),
+        occurred_at=now,
+        gateway="test",
+        api_key_id=api_key_id,
+        provider="openai",
+        model="gpt-4o",
+        tokens=TokenCounts(input=100, output=20),
+        owner_customer=owner,
+        team_id=team,
+        cost=Decimal(cost),
+        computed_cost=Decimal(cost),
+        cost_source=CostSource.PRICE_BOOK,
+        enriched_at=now,
+    )
+
+
+async def produce_enriched(bootstrap: str, topic: str, events: list[EnrichedUsage]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, encode_batch(events), key=events[0].api_key_id.encode())
+    finally:
+        await producer.stop()
+
+
+async def read_alerts(
+    bootstrap: str, topic: str, *, until: int, timeout: float = 30.0, settle: float = 0.0
+) -> list[BudgetAlert]:
+    """Every alert on ``topic`` from the beginning, waiting until ``until`` arrived (then
+    ``settle`` seconds more, to see duplicates that would follow)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        alerts: list[BudgetAlert] = []
+        deadline = time.monotonic() + timeout
+        settle_until = None
+        while time.monotonic() < (settle_until or deadline):
+            batches = await consumer.getmany(tp, timeout_ms=200)
+            alerts += [BudgetAlert.model_validate_json(m.value) for m in batches.get(tp, [])]
+            if settle_until is None and len(alerts) >= until:
+                settle_until = time.monotonic() + settle
+        return alerts
+    finally:
+        await consumer.stop()
+
+
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from meterline.local.ports import free_port
+from producers.budget_guard import BudgetGuard
+from producers.config import GuardSettings
+from producers.guard_sync import SyncBudgetGuard
+from schemas.budgets import (
+    BudgetAction,
+    BudgetScope,
+    BudgetState,
+    BudgetStatus,
+    BudgetUnit,
+    BudgetWindow,
+)
+from schemas.codec import encode_one
+
+pytestmark = pytest.mark.integration
+
+
+def exceeded(key: str) -> BudgetState:
+    now = datetime.now(UTC)
+    return BudgetState(
+        policy_id=f"cap-{key}",
+        scope=BudgetScope.KEY,
+        subject=key,
+        status=BudgetStatus.EXCEEDED,
+        action=BudgetAction.BLOCK,
+        unit=BudgetUnit.USD,
+        window=BudgetWindow.ROLLING_1H,
+        spend=Decimal(2),
+        limit=Decimal(1),
+        window_start=now - timedelta(hours=1),
+        resets_at=now + timedelta(hours=1),
+        updated_at=now,
+    )
+
+
+async def publish(bootstrap: str, topic: str, state: BudgetState) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, encode_one(state), key=state.policy_id.encode())
+    finally:
+        await producer.stop()
+
+
+async def test_guard_loads_state_before_serving_and_follows_changes(tansu, topics) -> None:
+    await publish(tansu.bootstrap, topics.budget_state, exceeded("k-old"))
+    guard = BudgetGuard(GuardSettings(kafka_bootstrap=tansu.bootstrap, topic_prefix=topics.prefix))
+    await guard.start()
+    try:
+        assert guard.available
+        assert not guard.check("k-old").allowed
+        assert guard.check("k-new").allowed
+        await publish(tansu.bootstrap, topics.budget_state, exceeded("k-new"))
+        async with asyncio.timeout(10):
+            while guard.check("k-new").allowed:
+                await asyncio.sleep(0.01)
+    finally:
+        await guard.stop()
+
+
+@pytest.mark.parametrize(("mode", "allowed"), [("open", True), ("closed", False)])
+def test_unreachable_broker_follows_the_fail_mode(mode: str, allowed: bool) -> None:
+    settings = GuardSettings(
+        kafka_bootstrap=f"127.0.0.1:{free_port()}",
+        guard_fail_mode=mode,
+        guard_start_timeout_s=1,
+        guard_stale_after_s=1,
+    )
+    with SyncBudgetGuard(settings) as guard:
+        assert not guard.available
+        decision = guard.check("any-key")
+        assert decision.allowed is allowed
+        if not allowed:
+            assert "unavailable" in decision.reason

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from meterline.cli import cli
+
+pytestmark = pytest.mark.integration
+
+
+def test_set_list_delete_round_trip(tansu, topics, monkeypatch) -> None:
+    monkeypatch.setenv("METERLINE_KAFKA_BOOTSTRAP", tansu.bootstrap)
+    monkeypatch.setenv("METERLINE_TOPIC_PREFIX", topics.prefix)
+    runner = CliRunner()
+    result = runner.invoke(
+        cli,
+        ["budgets", "set", "--scope", "customer", "--subject", "acme", "--limit", "12.50",
+         "--window", "month", "--thresholds", "75", "--action", "alert"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "customer:acme:month" in result.output
+    runner.invoke(cli, ["budgets", "set", "--scope", "key", "--subject", "k1", "--limit", "3"])
+
+    listed = runner.invoke(cli, ["budgets", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    policies = {p["policy_id"]: p for p in map(json.loads, listed.output.splitlines())}
+    assert set(policies) == {"customer:acme:month", "key:k1:24h"}
+    assert policies["customer:acme:month"]["limit"] == "12.50"
+    assert policies["customer:acme:month"]["thresholds"] == ["75"]
+    assert policies["key:k1:24h"]["action"] == "block"
+
+    deleted = runner.invoke(cli, ["budgets", "delete", "key:k1:24h"])
+    assert deleted.exit_code == 0, deleted.output
+    listed = runner.invoke(cli, ["budgets", "list"])
+    assert "customer:acme:month" in listed.output and "key:k1" not in listed.output
+
+    missing = runner.invoke(cli, ["budgets", "delete", "key:k1:24h"])
+    assert missing.exit_code == 1 and "no budget policy" in missing.output
+
+
+def test_invalid_policy_is_a_usage_error_without_traceback(tansu, topics, monkeypatch) -> None:
+    monkeypatch.setenv("METERLINE_KAFKA_BOOTSTRAP", tansu.bootstrap)
+    monkeypatch.setenv("METERLINE_TOPIC_PREFIX", topics.prefix)
+    result = CliRunner().invoke(
+        cli, ["budgets", "set", "--scope", "key", "--subject", "k", "--limit", "-1"]
+    )
+    assert result.exit_code == 2
+    assert "limit" in result.output and "Traceback" not in result.output

@@ -1,0 +1,91 @@
+"""Done-when scenario of the budgets issue on a real Tansu broker and a real stream worker."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from meterline.budget_admin import build_policy, put_policy
+from producers.testing import GuardProcess
+from schemas.codec import encode_one
+from schemas.keys import KeyBinding
+from stream.testing import StreamWorker
+from tests.integration.budget_helpers import (
+    enriched,
+    produce_enriched,
+    read_alerts,
+    run,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+
+async def bind_key(bootstrap: str, topic: str, key: str, customer: str) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        binding = KeyBinding(api_key_id=key, owner_customer=customer, updated_at=datetime.now(UTC))
+        await producer.send_and_wait(topic, encode_one(binding), key=key.encode())
+    finally:
+        await producer.stop()
+
+
+def test_customer_cap_alerts_once_blocks_at_gateway_and_survives_worker_crash(
+    tansu, topics, tmp_path
+) -> None:
+    bootstrap = tansu.bootstrap
+    for customer in ("cust-a", "cust-b"):
+        policy = build_policy(
+            policy_id=f"cap-{customer}", scope="customer", subject=customer, limit="10"
+        )
+        run(put_policy(bootstrap, topics, policy))
+        run(bind_key(bootstrap, topics.keys, f"key-{customer}", customer))
+
+    worker = StreamWorker(
+        bootstrap=bootstrap,
+        topic_prefix=topics.prefix,
+        data_dir=tmp_path / "data",
+        log_path=tmp_path / "worker.log",
+    )
+    a1 = enriched("key-cust-a", "5", owner="cust-a")
+    a2 = enriched("key-cust-a", "3", owner="cust-a")
+    a3 = enriched("key-cust-a", "2.5", owner="cust-a")
+    b1 = enriched("key-cust-b", "4", owner="cust-b")
+    with GuardProcess(bootstrap=bootstrap, topic_prefix=topics.prefix) as guard:
+        assert guard.check("key-cust-a")["allowed"]
+        try:
+            worker.start()
+            run(produce_enriched(bootstrap, topics.usage_enriched, [a1]))
+            run(produce_enriched(bootstrap, topics.usage_enriched, [b1]))
+            run(produce_enriched(bootstrap, topics.usage_enriched, [a2]))
+            before_crash = run(read_alerts(bootstrap, topics.budget_alerts, until=2))
+            assert [a.threshold for a in before_crash] == [50, 80]
+            # Give Faust time to commit, then crash it the hard way.
+            time.sleep(4)
+            worker.kill()
+            worker.start()
+            run(produce_enriched(bootstrap, topics.usage_enriched, [a3]))
+            alerts = run(read_alerts(bootstrap, topics.budget_alerts, until=3, settle=3))
+        finally:
+            worker.kill()
+
+        assert [a.threshold for a in alerts] == [50, 80, 100]
+        assert len({a.alert_id for a in alerts}) == 3
+        assert [a.event_id for a in alerts] == [a1.event_id, a2.event_id, a3.event_id]
+        assert all(a.subject == "cust-a" for a in alerts)
+        assert alerts[-1].spend == Decimal("10.5")  # spend before the crash was kept
+
+        blocked = wait_for(lambda: (d := guard.check("key-cust-a"))["allowed"] is False and d)
+        assert "cap-cust-a" in blocked["reason"]
+        assert guard.check("key-cust-b")["allowed"]
+
+    # A gateway started now knows the state before it serves.
+    with GuardProcess(bootstrap=bootstrap, topic_prefix=topics.prefix) as fresh:
+        assert fresh.check("key-cust-a")["allowed"] is False
+        assert fresh.check("key-cust-b")["allowed"]
+    assert "Traceback" not in (tmp_path / "worker.log").read_text()

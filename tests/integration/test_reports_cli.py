@@ -1,0 +1,151 @@
+"""The report commands end to end on chDB (the client is handed in through ``ctx.obj``, as the
+demo does in the process that owns the store)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from meterline.cli import cli
+from meterline.commands._reports import CLIENT_KEY
+from tests.integration._reports_data import (
+    BY_CUSTOMER,
+    HOSTILE,
+    TOTAL,
+    insert,
+    load_known,
+    nov,
+    row,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def invoke(chdb_client, ch_database):  # type: ignore[no-untyped-def]
+    load_known(chdb_client, ch_database)
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(cli, list(args), obj={CLIENT_KEY: (chdb_client, ch_database)})
+
+    return run
+
+
+def test_report_cost_json_and_csv_sum_to_the_total(invoke) -> None:
+    res = invoke("report", "cost", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.output)
+    assert {g["group"]["customer"]: Decimal(g["cost"]) for g in data["groups"]} == BY_CUSTOMER
+    assert Decimal(data["total"]["cost"]) == TOTAL
+
+    res = invoke("report", "cost", "--from", "2026-11-01", "--to", "2026-11-30", "--by",
+                 "customer,feature", "--format", "csv")  # fmt: skip
+    rows = list(csv.DictReader(io.StringIO(res.output)))
+    assert rows[-1]["customer"] == "TOTAL"
+    assert sum(Decimal(r["cost"]) for r in rows[:-1]) == Decimal(rows[-1]["cost"]) == TOTAL
+
+
+def test_report_cost_table_and_hostile_filters(invoke) -> None:
+    res = invoke("report", "cost", "--from", "2026-11-01", "--to", "2026-11-30", "--top", "1")
+    assert res.exit_code == 0, res.output
+    assert "acme" in res.output and "(other)" in res.output and "4.88" in res.output
+    hostile = ("--customer", "x'; DROP TABLE usage_events; --", "--tag", "ü:'\"")
+    res = invoke("report", "cost", "--from", "2026-11-01", "--to", "2026-11-30", *hostile,
+                 "--format", "json")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["groups"] == []
+    res = invoke("report", "cost", "--from", "2026-11-01", "--to", "2026-11-30", "--customer",
+                 HOSTILE, "--format", "json")  # fmt: skip
+    assert [Decimal(g["cost"]) for g in json.loads(res.output)["groups"]] == [Decimal("0.7")]
+
+
+def test_user_errors_are_clean(invoke) -> None:
+    res = invoke("report", "cost", "--from", "2026-11-02", "--to", "2026-11-01")
+    assert res.exit_code != 0 and "before" in res.output and "Traceback" not in res.output
+    res = invoke("report", "cost", "--from", "2026-11-01", "--to", "2026-11-30", "--by", "planet")
+    assert res.exit_code != 0 and "--by must name" in res.output
+    res = invoke("reconcile", "--period", "2026-13")
+    assert res.exit_code != 0 and "not a calendar month" in res.output
+    res = invoke("margin", "--period", "Nov", "--revenue", __file__)
+    assert res.exit_code != 0 and "YYYY-MM" in res.output
+
+
+def test_features_view(invoke) -> None:
+    res = invoke(
+        "report", "features", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "json"
+    )
+    assert res.exit_code == 0, res.output
+    first = json.loads(res.output)[0]
+    assert (first["feature"], first["stands_out"]) == ("search", True)
+
+
+def test_invoice_writes_one_file_per_customer(invoke, tmp_path: Path) -> None:
+    plans = tmp_path / "plans.yaml"
+    plans.write_text("plans: {payg: {kind: markup, markup_percent: 10}}\ncustomers: {acme: payg}\n")
+    out = tmp_path / "inv"
+    res = invoke("invoice", "--period", "2026-11", "--plans", str(plans), "--format", "json",
+                 "--out", str(out))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    files = sorted(p.name for p in out.iterdir())
+    assert len(files) == len(BY_CUSTOMER)
+    assert "invoice-2026-11-acme.json" in files
+    assert all("/" not in f and "'" not in f and '"' not in f for f in files)
+    acme = json.loads((out / "invoice-2026-11-acme.json").read_text())
+    # 3.250000000001 → 3.25 at cost; 10 % → 0.33 (0.3250000000001 rounds half up to 0.33).
+    assert [Decimal(line["amount"]) for line in acme["lines"]] == [Decimal("3.25"), Decimal("0.33")]
+    assert Decimal(acme["total"]) == Decimal("3.58")
+    assert "warning: globex: no plan assigned" in res.output
+
+    res = invoke("invoice", "--period", "2026-11", "--plans", str(plans), "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert {r["customer"] for r in rows} == set(BY_CUSTOMER)
+    assert [r["amount"] for r in rows if r["customer"] == "acme" and r["line"] == "total"] == [
+        "3.58"
+    ]
+
+
+def test_invoice_with_a_broken_plans_file_is_a_clean_error(invoke, tmp_path: Path) -> None:
+    plans = tmp_path / "plans.yaml"
+    plans.write_text("plans: {x: {kind: markup}}\n")
+    res = invoke("invoice", "--period", "2026-11", "--plans", str(plans))
+    assert res.exit_code != 0 and "markup_percent" in res.output and "Traceback" not in res.output
+
+
+def test_reconcile_exit_status_gates_billing(
+    invoke, chdb_client, ch_database, tmp_path: Path
+) -> None:
+    res = invoke("reconcile", "--period", "2026-11")
+    assert res.exit_code == 0, res.output
+    assert "RECONCILED" in res.output and "4.883333333334" in res.output
+    bill = tmp_path / "bill.csv"
+    bill.write_text(
+        "date,provider,model,cost\n"
+        "2026-11-01,openai,gpt-4o,1.25\n2026-11-01,anthropic,claude-sonnet,2\n"
+        "2026-11-02,openai,gpt-4o,0.84\n2026-11-02,openai,gpt-4o-mini,0.1\n"
+        "2026-11-15,openai,gpt-4o,0.7\n2026-11-30,openai,gpt-4o,0.5\n"
+    )
+    res = invoke("reconcile", "--period", "2026-11", "--provider-bill", str(bill))
+    assert res.exit_code == 1
+    assert "NOT RECONCILED" in res.output and "2026-11-02 openai gpt-4o" in res.output
+    insert(chdb_client, ch_database, [row("bad", nov(5), "acme", "1", computed_cost="2")])
+    res = invoke("reconcile", "--period", "2026-11", "--format", "json")
+    assert res.exit_code == 1
+    assert json.loads(res.output)["reconciled"] is False
+
+
+def test_margin_table_calls_out_missing_revenue(invoke, tmp_path: Path) -> None:
+    revenue = tmp_path / "revenue.csv"
+    revenue.write_text("customer,revenue\nacme,2\nglobex,10\nhooli,20\n")
+    res = invoke("margin", "--period", "2026-11", "--revenue", str(revenue))
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert lines[2].split()[0] == "acme" and "unprofitable" in lines[2]
+    assert "cost but no revenue:" in res.output and "revenue but no usage: hooli" in res.output
+    res = invoke("margin", "--period", "2026-11", "--revenue", str(revenue), "--format", "json")
+    assert Decimal(json.loads(res.output)["total_cost"]) == TOTAL
