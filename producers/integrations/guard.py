@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib
 from typing import Protocol, runtime_checkable
 
 from producers.budget_guard import GuardDecision
+from producers.guard_sync import SyncBudgetGuard
 from producers.integrations.errors import GuardFactoryError
 
-__all__ = ["KeyGuard", "load_guard"]
+__all__ = ["DEFAULT_GUARD", "KeyGuard", "budget_guard", "load_guard"]
+
+DEFAULT_GUARD = "producers.integrations.guard:budget_guard"
 
 
 @runtime_checkable
@@ -16,6 +20,14 @@ class KeyGuard(Protocol):
     """The ``BudgetGuard`` contract: an O(1) in-memory answer, no network call."""
 
     def check(self, api_key_id: str) -> GuardDecision: ...
+
+
+def budget_guard() -> SyncBudgetGuard:
+    """The real ``BudgetGuard`` (configured by ``METERLINE_*``: bootstrap, topic prefix, fail
+    mode), started (it loads the budget state before it answers) and closed at exit."""
+    guard = SyncBudgetGuard().start()
+    atexit.register(guard.close)
+    return guard
 
 
 def load_guard(spec: str) -> KeyGuard | None:

@@ -21,6 +21,7 @@ import asyncio
 import atexit
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +47,9 @@ __all__ = ["MeterlineCallback", "callback"]
 
 log = logging.getLogger(__name__)
 
+_REFUSED_REMEMBERED = 10_000
+"""Call ids refused by the hook, kept until LiteLLM reports their failure (it does right away)."""
+
 _SPOOL_SLOTS = 16
 """Proxy workers share one environment; each takes the first free spool slot under spool_dir."""
 
@@ -57,6 +61,8 @@ class MeterlineCallback(CustomLogger):
     injected producer is the caller's to close. Without them the callback builds both lazily
     from the environment on first use, and closes its own producer at interpreter exit.
     ``unmetered`` counts calls that could not be turned into an event (each logged at ERROR).
+    A call the budget hook refused never reached a provider: LiteLLM still reports it as a
+    failure, but it is not usage, so no event is recorded for it (``refused`` counts them).
     """
 
     def __init__(
@@ -81,7 +87,9 @@ class MeterlineCallback(CustomLogger):
         self._guard_loaded = guard is not None
         self._clock = clock
         self._lock = threading.Lock()
+        self._refused_ids: OrderedDict[str, None] = OrderedDict()
         self.unmetered = 0
+        self.refused = 0
 
     # -- metering -------------------------------------------------------------------------------
 
@@ -110,6 +118,8 @@ class MeterlineCallback(CustomLogger):
             self.unmetered += 1
             log.error("LiteLLM call %s has no standard_logging_object; not metered", call_id)
             return
+        if payload.get("status") == "failure" and self._was_refused(payload, call_id):
+            return
         try:
             event = litellm_usage_event(payload, self._options)
         except UsageMappingError as exc:
@@ -134,7 +144,8 @@ class MeterlineCallback(CustomLogger):
 
     async def async_pre_call_hook(self, user_api_key_dict, cache, data, call_type):  # type: ignore[no-untyped-def]
         """Refuse a call of a blocked key with HTTP 429 before any provider is called."""
-        guard = self.guard()
+        # Building the guard may wait for it to load budget state; keep that off the event loop.
+        guard = self._guard if self._guard_loaded else await asyncio.to_thread(self.guard)
         if guard is None:
             return None
         api_key_id = key_identity(
@@ -146,6 +157,7 @@ class MeterlineCallback(CustomLogger):
         decision = guard.check(api_key_id)
         if decision.allowed:
             return None
+        self._remember_refused(data.get("litellm_call_id") if isinstance(data, dict) else None)
         now = self._clock()
         seconds = retry_after_seconds(decision, now)
         raise HTTPException(
@@ -153,6 +165,20 @@ class MeterlineCallback(CustomLogger):
             detail=refusal_message(decision, api_key_id, now),
             headers={"retry-after": str(seconds)} if seconds is not None else None,
         )
+
+    def _remember_refused(self, call_id: object) -> None:
+        if not isinstance(call_id, str) or not call_id:
+            return
+        with self._lock:
+            self.refused += 1
+            self._refused_ids[call_id] = None
+            while len(self._refused_ids) > _REFUSED_REMEMBERED:
+                self._refused_ids.popitem(last=False)
+
+    def _was_refused(self, payload: dict[str, Any], call_id: object) -> bool:
+        ids = {payload.get("litellm_call_id"), call_id}
+        with self._lock:
+            return any(i in self._refused_ids for i in ids if isinstance(i, str))
 
     def guard(self) -> KeyGuard | None:
         """The BudgetGuard (``METERLINE_LITELLM_GUARD``), loaded on first use."""

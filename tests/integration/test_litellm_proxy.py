@@ -1,33 +1,49 @@
 """A LiteLLM proxy PROCESS loading ``producers.integrations.litellm.callback`` from its
 config.yaml, in front of a fake OpenAI provider, called by the ``openai`` client with
-``extra_body`` metadata tags. Events are read back from the real Tansu raw topic."""
+``extra_body`` metadata tags. Events are read back from the real Tansu raw topic; budgets are
+enforced by the real BudgetGuard following the state topic."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import secrets
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-# Set before anything imports LiteLLM (the support module does): no price map download.
+# Set before anything imports LiteLLM: no price map download.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import openai
+from aiokafka import AIOKafkaProducer
 
 from meterline.kafka_admin import create_topics
 from producers.integrations.testing import LiteLLMProxy
+from schemas.budgets import (
+    BudgetAction,
+    BudgetScope,
+    BudgetState,
+    BudgetStatus,
+    BudgetUnit,
+    BudgetWindow,
+)
+from schemas.codec import encode_one
 from schemas.topics import Topics
 from schemas.usage import Status, UsageEvent
-from tests.integration import litellm_proxy_support as support
 from tests.integration._fake_openai import BROKEN_MODEL, STREAM_USAGE, USAGE, FakeOpenAI
 from tests.integration._raw_topic import read_raw_events
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    # LiteLLM's lazily built TypedDicts make pydantic warn about ReadOnly; not ours to fix.
+    pytest.mark.filterwarnings("ignore:.*ReadOnly.*qualifier:UserWarning"),
+]
 
 REPO = Path(__file__).resolve().parents[2]
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
@@ -81,6 +97,7 @@ def stack(tansu, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:  
     """One proxy for the module: it takes several seconds to start."""
     topics = Topics(f"t{uuid.uuid4().hex[:10]}.")
     asyncio.run(create_topics(tansu.bootstrap, topics))
+    publish_state(tansu.bootstrap, topics.budget_state, exceeded("runaway-prod"))
     workdir = tmp_path_factory.mktemp("litellm-proxy")
     with FakeOpenAI() as provider:
         config = workdir / "config.yaml"
@@ -98,12 +115,42 @@ def stack(tansu, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:  
             "METERLINE_LINGER_MS": "1",
             "METERLINE_LITELLM_KEY_IDENTITY": "alias",
             "METERLINE_LITELLM_GATEWAY": "litellm-test",
-            "METERLINE_LITELLM_GUARD": "tests.integration.litellm_proxy_support:fixed_guard",
             "PYTHONPATH": str(REPO),
         }
         proxy = LiteLLMProxy(config, log_path=workdir / "proxy.log", env=env, cwd=REPO)
         with proxy:
             yield Stack(proxy, provider, topics, tansu.bootstrap)
+
+
+def exceeded(key_id: str) -> BudgetState:
+    """What the stream publishes when a key's hard cap is crossed."""
+    now = datetime.now(UTC)
+    return BudgetState(
+        policy_id=f"cap-{key_id}",
+        scope=BudgetScope.KEY,
+        subject=key_id,
+        status=BudgetStatus.EXCEEDED,
+        action=BudgetAction.BLOCK,
+        unit=BudgetUnit.USD,
+        window=BudgetWindow.ROLLING_24H,
+        spend=Decimal("50.25"),
+        limit=Decimal(50),
+        window_start=now - timedelta(hours=3),
+        resets_at=now + timedelta(hours=2),
+        updated_at=now,
+    )
+
+
+def publish_state(bootstrap: str, topic: str, state: BudgetState) -> None:
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, encode_one(state), key=state.policy_id.encode())
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
 
 
 def _feature() -> str:
@@ -192,12 +239,11 @@ def test_blocked_key_gets_429_and_the_provider_is_not_called(stack: Stack) -> No
         )
     assert refused.value.status_code == 429
     message = str(refused.value)
-    assert support.BLOCK_REASON in message
-    assert support.BLOCK_POLICY in message
-    assert support.BLOCKED_ALIAS in message
+    assert "runaway-prod" in message
+    assert "cap-runaway-prod" in message
+    assert "exceeded" in message and "50.25" in message
+    assert 0 < int(refused.value.response.headers["retry-after"]) <= 2 * 3600
     assert len(stack.provider.calls) == calls_before
-    found = stack.events(feature, at_least=0)
-    assert not [e for _, e in found if e.status == Status.SUCCESS], found
 
     # The same proxy still serves a key that is not blocked.
     stack.client().chat.completions.create(
@@ -206,3 +252,25 @@ def test_blocked_key_gets_429_and_the_provider_is_not_called(stack: Stack) -> No
         extra_body={"metadata": {"tags": ["customer:acme", f"feature:{feature}"]}},
     )
     assert len(stack.provider.calls) == calls_before + 1
+    # The refusal is not usage: LiteLLM reports it as a failed call, the callback drops it.
+    found = stack.events(feature, at_least=1)
+    assert [(key, e.status) for key, e in found] == [("acme-prod", Status.SUCCESS)], found
+
+
+def test_key_is_refused_once_its_budget_state_says_exceeded(stack: Stack) -> None:
+    """The guard follows the state topic live: a key served a moment ago is refused once the
+    stream publishes that its cap is crossed, without restarting the proxy."""
+    feature = _feature()
+    client = stack.client("sk-late-test")
+    body = {"metadata": {"tags": ["customer:acme", f"feature:{feature}"]}}
+    client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, extra_body=body)
+    publish_state(stack.bootstrap, stack.topics.budget_state, exceeded("late-prod"))
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, extra_body=body)
+        except openai.RateLimitError as refused:
+            assert "cap-late-prod" in str(refused)
+            break
+        assert time.monotonic() < deadline, "the key was still served 20 s after its cap"
+        time.sleep(0.2)

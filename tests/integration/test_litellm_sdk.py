@@ -24,7 +24,11 @@ from schemas.topics import Topics
 from schemas.usage import Status
 from tests.integration._raw_topic import read_raw_events
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    # LiteLLM's lazily built TypedDicts make pydantic warn about ReadOnly; not ours to fix.
+    pytest.mark.filterwarnings("ignore:.*ReadOnly.*qualifier:UserWarning"),
+]
 
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 TAGS = ["customer:acme", "feature:assistant"]
@@ -136,3 +140,25 @@ def test_sync_sdk_call_is_metered_too(metered, tansu, topics: Topics) -> None:  
         )
     assert len(found) == 1, (metered.producer().stats, metered.unmetered)
     assert found[0][1].tokens.cache_read == 1024
+
+
+def test_proxy_workers_take_separate_spool_slots(tansu, topics: Topics, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from producers.integrations.litellm import _start_producer
+
+    settings = ProducerSettings(
+        kafka_bootstrap=tansu.bootstrap, topic_prefix=topics.prefix, spool_dir=tmp_path / "spool"
+    )
+    first = _start_producer(settings)
+    second = _start_producer(settings)
+    try:
+        assert first._producer.settings.spool_dir == tmp_path / "spool"
+        assert second._producer.settings.spool_dir == tmp_path / "spool" / "worker-1"
+    finally:
+        second.close()
+        first.close()
+    # A restarted worker gets the first slot back, and with it what an earlier one spooled.
+    again = _start_producer(settings)
+    try:
+        assert again._producer.settings.spool_dir == tmp_path / "spool"
+    finally:
+        again.close()
