@@ -56,11 +56,6 @@ def build_app(client: Client, token: str, stats: Callable[[], dict]) -> FastAPI:
     @app.post("/query", dependencies=[Depends(authorized)])
     def query(request: QueryRequest) -> JSONResponse:
         try:
-            parameters = (
-                {k: wire.decode(v) for k, v in request.parameters.items()}
-                if request.parameters
-                else None
-            )
             parameters = {k: wire.decode(v) for k, v in (request.parameters or {}).items()}
             result = run_read_only(client, request.sql, parameters, request.settings)
             body = {
