@@ -20,6 +20,7 @@ __all__ = [
     "delete_policy",
     "list_policies",
     "parse_thresholds",
+    "put_policies",
     "put_policy",
 ]
 
@@ -78,23 +79,31 @@ def build_policy(
         raise PolicyInputError(str(exc)) from exc
 
 
-async def _send(bootstrap: str, topic: str, key: str, value: bytes | None) -> None:
+async def _send(bootstrap: str, topic: str, records: list[tuple[str, bytes | None]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="meterline-budgets-admin")
     try:
         await producer.start()
-        await producer.send_and_wait(topic, value, key=key.encode(), partition=0)
+        for key, value in records:
+            await producer.send(topic, value, key=key.encode(), partition=0)
+        await producer.flush()
     finally:
         await producer.stop()
 
 
 async def put_policy(bootstrap: str, topics: Topics, policy: BudgetPolicy) -> None:
     """Write (create or replace) a policy; the stream applies it from its next record on."""
-    await _send(bootstrap, topics.budget_policies, policy.policy_id, encode_one(policy))
+    await put_policies(bootstrap, topics, [policy])
+
+
+async def put_policies(bootstrap: str, topics: Topics, policies: list[BudgetPolicy]) -> None:
+    """Write several policies over one connection, in order."""
+    records = [(p.policy_id, encode_one(p)) for p in policies]
+    await _send(bootstrap, topics.budget_policies, records)
 
 
 async def delete_policy(bootstrap: str, topics: Topics, policy_id: str) -> None:
     """Write a tombstone for ``policy_id``."""
-    await _send(bootstrap, topics.budget_policies, policy_id, None)
+    await _send(bootstrap, topics.budget_policies, [(policy_id, None)])
 
 
 async def list_policies(bootstrap: str, topics: Topics) -> list[BudgetPolicy]:

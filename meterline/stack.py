@@ -52,6 +52,9 @@ class LocalStack:
     """Start a Tansu broker on ``bootstrap`` when no Kafka answers there."""
     say: Callable[[str], None] = print
     extra_env: dict[str, str] = field(default_factory=dict)
+    prepare: Callable[[LocalStack], None] | None = None
+    """Runs once the topics exist and before the sink and the stream worker start (bind keys,
+    set budgets: the worker then loads them before its first event)."""
 
     broker: TansuBroker | None = None
     worker: StreamWorker | None = None
@@ -71,6 +74,8 @@ class LocalStack:
             created = asyncio.run(create_topics(self.bootstrap, self.topics))
             fresh = sum(1 for state in created.values() if state == "created")
             self.say(f"topics     {len(created)} ready ({fresh} created)")
+            if self.prepare is not None:
+                self.prepare(self)
             self.sink = SinkProcess(
                 bootstrap=self.bootstrap,
                 topic_prefix=self.topic_prefix,

@@ -36,6 +36,7 @@ __all__ = ["BudgetGuard", "GuardDecision", "GuardIndex"]
 log = logging.getLogger(__name__)
 
 _PROBE_INTERVAL_S = 1.0
+_FETCH_MAX_WAIT_MS = 50
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,8 @@ class BudgetGuard:
                 bootstrap_servers=self.settings.kafka_bootstrap,
                 enable_auto_commit=False,
                 client_id="meterline-budget-guard",
+                # Short long-polls: a block must reach the gateway well within a second.
+                fetch_max_wait_ms=_FETCH_MAX_WAIT_MS,
             )
             try:
                 await consumer.start()

@@ -28,6 +28,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from reports.errors import PlansError
+from schemas.usage import UNATTRIBUTED
 
 __all__ = [
     "FlatPlan",
@@ -110,8 +111,12 @@ class PlansFile(BaseModel):
         return self
 
     def plan_for(self, customer: str) -> tuple[str, Plan] | None:
-        """The customer's ``(plan name, plan)``: its own, else the default, else ``None``."""
-        name = self.customers.get(customer, self.default_plan)
+        """The customer's ``(plan name, plan)``: its own, else the default, else ``None``.
+
+        ``unattributed`` usage has nobody to bill: the default plan never applies to it (it is
+        listed with a warning unless the plans file names it explicitly)."""
+        default = None if customer == UNATTRIBUTED else self.default_plan
+        name = self.customers.get(customer, default)
         return (name, self.plans[name]) if name is not None else None
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from schemas.dead_letters import DeadLetter
 from sinks.rows import Item
@@ -22,8 +21,8 @@ class Batch:
     """Everything consumed since the last flush. ``offsets`` maps each topic-partition to the
     (first, last) record offsets it covers; committing ``last + 1`` is safe once it is stored."""
 
-    usage: list[Item[Any]] = field(default_factory=list)
-    alerts: list[Item[Any]] = field(default_factory=list)
+    usage: list[Item] = field(default_factory=list)
+    alerts: list[Item] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     offsets: dict[TopicPartition, tuple[int, int]] = field(default_factory=dict)
 
@@ -55,8 +54,8 @@ class BatchBuffer:
         partition: int,
         offset: int,
         now: float,
-        usage: Iterable[Item[Any]] = (),
-        alerts: Iterable[Item[Any]] = (),
+        usage: Iterable[Item] = (),
+        alerts: Iterable[Item] = (),
         dead_letters: Iterable[DeadLetter] = (),
     ) -> None:
         if self._opened_at is None:
@@ -103,14 +102,14 @@ class BatchBuffer:
         self._batch = keep
 
 
-def _tp(item: Item[Any]) -> TopicPartition:
+def _tp(item: Item) -> TopicPartition:
     return (item.origin.topic, item.origin.partition)
 
 
-def unique_by_key(items: Sequence[Item[Any]], seen: set[str] | frozenset[str] = frozenset()):
+def unique_by_key(items: Sequence[Item], seen: set[str] | frozenset[str] = frozenset()):
     """Items whose key is neither in ``seen`` nor earlier in ``items`` (first wins)."""
     taken = set(seen)
-    out: list[Item[Any]] = []
+    out: list[Item] = []
     for item in items:
         key = item.key
         if key in taken:

@@ -32,7 +32,8 @@ class SinkSettings(BaseSettings):
     """How often the sink logs rows/s and lag."""
     sink_query_host: str = "127.0.0.1"
     sink_query_port: int = Field(default=0, ge=0, le=65535)
-    """Port of the embedded query endpoint; 0 picks a free one (written to the owner file)."""
+    """Port of the query/stats endpoint. Embedded: 0 picks a free one (written to the owner
+    file). Server mode: the endpoint only runs when this is set."""
     sink_query_token: SecretStr | None = None
     """Bearer token of the query endpoint; a random one per start when unset."""
 
@@ -74,3 +75,6 @@ class WebhookSettings(BaseSettings):
     webhook_timeout_s: float = Field(default=10.0, gt=0)
     webhook_backoff_base_s: float = Field(default=0.5, gt=0)
     webhook_backoff_max_s: float = Field(default=30.0, gt=0)
+    webhook_session_timeout_s: float = Field(default=6.0, gt=0)
+    """Consumer group session and rebalance timeout; a new member's join waits about this
+    long on Tansu, so it is kept short."""

@@ -13,11 +13,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, Literal
+
+import msgspec
 
 from schemas._types import MAX_TOKENS
 
-__all__ = ["fast_usage_row"]
+__all__ = ["as_python", "fast_usage_row", "fast_usage_rows"]
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/+=\-]{0,127}")
 _TS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})")
@@ -40,18 +42,46 @@ def _str(d: dict, key: str, lo: int, hi: int, default: str | None = None) -> str
     return value
 
 
+# Values that repeat across events (keys, tags, batch timestamps) are checked once. Bounded: the
+# caches are dropped when full, which only costs re-checking.
+_CACHE_MAX = 50_000
+_good_ids: set[str] = set()
+_good_tags: set[str] = set()
+_timestamps: dict[str, datetime] = {}
+_good_timestamps: set[str] = set()
+
+
+def _remember(cache: set[str] | dict, value: str) -> None:
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    if isinstance(cache, set):
+        cache.add(value)
+
+
 def _ident(d: dict, key: str) -> str:
     value = d.get(key)
-    if type(value) is not str or not _ID.fullmatch(value):
+    if type(value) is not str:
         raise _Unsure
+    if value in _good_ids:
+        return value
+    if not _ID.fullmatch(value):
+        raise _Unsure
+    _remember(_good_ids, value)
     return value
 
 
 def _ts(d: dict, key: str) -> datetime:
     value = d.get(key)
-    if type(value) is not str or not _TS.fullmatch(value):
+    if type(value) is not str:
         raise _Unsure
-    return datetime.fromisoformat(value).astimezone(UTC)
+    parsed = _timestamps.get(value)
+    if parsed is None:
+        if not _TS.fullmatch(value):
+            raise _Unsure
+        parsed = datetime.fromisoformat(value).astimezone(UTC)
+        _remember(_timestamps, value)
+        _timestamps[value] = parsed
+    return parsed
 
 
 def _money(value: Any) -> Decimal:
@@ -77,16 +107,29 @@ def _tokens(d: dict) -> tuple[int, int, int, int, int]:
     return counts[0], counts[1], counts[2], counts[3], counts[4]
 
 
-def _str_list(d: dict, key: str, pattern: re.Pattern[str] | None, lo: int, hi: int) -> list[str]:
-    value = d.get(key, [])
+def _tags(d: dict) -> list[str]:
+    value = d.get("tags", [])
     if type(value) is not list or len(value) > 32:
         raise _Unsure
     for item in value:
-        if type(item) is not str or not lo <= len(item) <= hi:
+        if type(item) is not str:
             raise _Unsure
-        if pattern is not None and not pattern.fullmatch(item):
+        if item in _good_tags:
+            continue
+        if not 3 <= len(item) <= 256 or not _TAG.fullmatch(item):
             raise _Unsure
-    return list(value)
+        _remember(_good_tags, item)
+    return value
+
+
+def _flags(d: dict) -> list[str]:
+    value = d.get("flags", [])
+    if type(value) is not list or len(value) > 32:
+        raise _Unsure
+    for item in value:
+        if type(item) is not str:
+            raise _Unsure
+    return value
 
 
 def fast_usage_row(element: Any) -> list[Any] | None:
@@ -113,7 +156,7 @@ def fast_usage_row(element: Any) -> list[Any] | None:
             raise _Unsure
         provider_cost = d.get("provider_cost")
         currency = d.get("currency", "USD")
-        if type(currency) is not str or not _CURRENCY.fullmatch(currency):
+        if currency != "USD" and (type(currency) is not str or not _CURRENCY.fullmatch(currency)):
             raise _Unsure
         t_in, t_out, t_read, t_write, t_reason = _tokens(d)
         return [
@@ -125,7 +168,7 @@ def fast_usage_row(element: Any) -> list[Any] | None:
             _str(d, "provider", 1, 128),
             _str(d, "model", 1, 128),
             t_in, t_out, t_read, t_write, t_reason,
-            _str_list(d, "tags", _TAG, 3, 256),
+            _tags(d),
             status,
             streamed,
             latency,
@@ -139,8 +182,145 @@ def fast_usage_row(element: Any) -> list[Any] | None:
             _money(d.get("computed_cost")),
             cost_source,
             _str(d, "price_ref", 0, 512, ""),
-            _str_list(d, "flags", None, 0, 10**9),
+            _flags(d),
             _ts(d, "enriched_at"),
         ]  # fmt: skip
     except (_Unsure, ValueError):  # ValueError: a well-formed but impossible date
         return None
+
+
+# The whole-record fast path: msgspec decodes a record's JSON array into typed structs in C
+# (types, lengths, literals, unknown token keys); the patterns are checked below with the same
+# caches as above. Any doubt: None, and the caller goes element by element.
+def _text(lo: int, hi: int) -> Any:
+    return Annotated[str, msgspec.Meta(min_length=lo, max_length=hi)]
+
+
+_Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)]
+
+
+class _Tokens(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    input: _Count = 0
+    output: _Count = 0
+    cache_read: _Count = 0
+    cache_write: _Count = 0
+    reasoning: _Count = 0
+
+
+class _Enriched(msgspec.Struct, gc=False):
+    event_id: _text(1, 128)
+    occurred_at: str
+    gateway: _text(1, 128)
+    api_key_id: _text(1, 128)
+    provider: _text(1, 128)
+    model: _text(1, 128)
+    cost: str
+    computed_cost: str
+    cost_source: Literal["provider", "price_book", "unpriced"]
+    enriched_at: str
+    schema_version: Literal[1] = 1
+    request_id: _text(0, 256) = ""
+    tokens: _Tokens = msgspec.field(default_factory=_Tokens)
+    tags: Annotated[list[_text(3, 256)], msgspec.Meta(max_length=32)] = msgspec.field(
+        default_factory=list
+    )
+    status: Literal["success", "error", "cancelled"] = "success"
+    streamed: bool = False
+    latency_ms: Annotated[int, msgspec.Meta(ge=0, le=86_400_000)] = 0
+    provider_cost: str | None = None
+    currency: _text(3, 3) = "USD"
+    customer: _text(1, 128) = "unattributed"
+    feature: _text(0, 128) = ""
+    team_id: _text(0, 128) = ""
+    owner_customer: _text(0, 128) = ""
+    price_ref: _text(0, 512) = ""
+    flags: Annotated[list[str], msgspec.Meta(max_length=32)] = msgspec.field(default_factory=list)
+
+
+_BATCH_DECODER = msgspec.json.Decoder(list[_Enriched])
+_money_match = _MONEY.fullmatch
+_id_match = _ID.fullmatch
+
+
+def _timestamp(value: str) -> str:
+    if value not in _good_timestamps:
+        if not _TS.fullmatch(value):
+            raise _Unsure
+        datetime.fromisoformat(value)  # a real date (raises ValueError otherwise)
+        _remember(_good_timestamps, value)
+    return value
+
+
+def _key(value: str) -> str:
+    if value not in _good_ids:
+        if not _id_match(value):
+            raise _Unsure
+        _remember(_good_ids, value)
+    return value
+
+
+def _check_tags(tags: list[str]) -> list[str]:
+    for tag in tags:
+        if tag not in _good_tags:
+            if not _TAG.fullmatch(tag):
+                raise _Unsure
+            _remember(_good_tags, tag)
+    return tags
+
+
+def _amount(value: str) -> str:
+    if not _money_match(value):
+        raise _Unsure
+    return value
+
+
+def fast_usage_rows(value: bytes) -> list[list[Any]] | None:
+    """Rows of every element of a record holding a JSON array of plainly valid
+    ``EnrichedUsage``; ``None`` if any element is not (then decode element by element).
+
+    Timestamps and money stay the validated JSON strings they arrived as (RFC 3339, plain
+    decimals): the store writes them verbatim and ClickHouse parses them exactly, so no
+    ``datetime``/``Decimal`` is built per event on the hot path."""
+    try:
+        events = _BATCH_DECODER.decode(value)
+        rows = []
+        append = rows.append
+        for e in events:
+            t = e.tokens
+            if t.reasoning > t.output or (
+                e.currency != "USD" and not _CURRENCY.fullmatch(e.currency)
+            ):
+                return None
+            event_id = e.event_id
+            if not _id_match(event_id):
+                return None
+            pc = e.provider_cost
+            append([
+                event_id, _timestamp(e.occurred_at), e.gateway, _key(e.api_key_id),
+                e.request_id, e.provider, e.model, t.input, t.output, t.cache_read,
+                t.cache_write, t.reasoning, _check_tags(e.tags), e.status, e.streamed,
+                e.latency_ms, None if pc is None else _amount(pc), e.currency, e.customer,
+                e.feature, e.team_id, e.owner_customer, _amount(e.cost),
+                _amount(e.computed_cost), e.cost_source, e.price_ref, e.flags,
+                _timestamp(e.enriched_at),
+            ])  # fmt: skip
+        return rows
+    except (_Unsure, msgspec.ValidationError, msgspec.DecodeError, ValueError):
+        return None
+
+
+_TS_COLUMNS = (1, 27)
+_MONEY_COLUMNS = (16, 22, 23)
+
+
+def as_python(row: list[Any]) -> list[Any]:
+    """A fast-path row with its timestamp and money strings turned into the ``datetime`` and
+    ``Decimal`` values the model path puts there (both insert the same data)."""
+    out = list(row)
+    for i in _TS_COLUMNS:
+        if isinstance(out[i], str):
+            out[i] = datetime.fromisoformat(out[i]).astimezone(UTC)
+    for i in _MONEY_COLUMNS:
+        if isinstance(out[i], str):
+            out[i] = Decimal(out[i])
+    return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -20,7 +20,7 @@ from schemas.codec import encode_one
 from schemas.dead_letters import DeadLetter, ErrorKind
 from schemas.usage import EnrichedUsage
 from sinks import ddl
-from sinks.fast_usage import fast_usage_row
+from sinks.fast_usage import fast_usage_row, fast_usage_rows
 
 __all__ = [
     "ALERTS",
@@ -29,6 +29,7 @@ __all__ = [
     "Decoded",
     "Item",
     "Origin",
+    "RecordElement",
     "TableSpec",
     "decode_record",
     "rejected_dead_letter",
@@ -38,8 +39,7 @@ __all__ = [
 M = TypeVar("M", bound=BaseModel)
 
 
-@dataclass(frozen=True, slots=True)
-class Origin:
+class Origin(NamedTuple):
     """Where a message came from: topic, partition, offset and index inside the record."""
 
     topic: str
@@ -48,12 +48,11 @@ class Origin:
     index: int
 
 
-@dataclass(frozen=True, slots=True)
-class Item(Generic[M]):
+class Item(NamedTuple):
     """One message ready to insert: the message (a model, or the JSON object the fast path
     accepted), its row (column order of its table) and origin."""
 
-    message: M | dict[str, Any]
+    message: Any
     row: list[Any]
     origin: Origin
 
@@ -71,6 +70,8 @@ class TableSpec(Generic[M]):
     to_row: Callable[[M], list[Any]]
     fast_row: Callable[[Any], list[Any] | None] | None = None
     """Row of a decoded JSON element that is plainly valid, None to validate with ``model``."""
+    fast_rows: Callable[[bytes], list[list[Any]] | None] | None = None
+    """Rows of a whole record value if every element is plainly valid, else None."""
 
     def adapter(self) -> TypeAdapter[list[M]]:
         return _adapter(self.model)
@@ -112,14 +113,34 @@ def alert_row(a: BudgetAlert) -> list[Any]:
     ]  # fmt: skip
 
 
-USAGE = TableSpec("usage_events", ddl.USAGE_EVENT_COLUMNS, EnrichedUsage, usage_row, fast_usage_row)
+USAGE = TableSpec(
+    "usage_events",
+    ddl.USAGE_EVENT_COLUMNS,
+    EnrichedUsage,
+    usage_row,
+    fast_usage_row,
+    fast_usage_rows,
+)
+
+
+class RecordElement(NamedTuple):
+    """Stands for the JSON element at ``index`` of a record ``value`` that took the whole-record
+    fast path; parsed again only if its row is refused and must become a dead letter."""
+
+    value: bytes
+    index: int
+
+    def element(self) -> Any:
+        return orjson.loads(self.value)[self.index]
+
+
 DEAD_LETTERS = TableSpec("dead_letters", ddl.DEAD_LETTER_COLUMNS, DeadLetter, dead_letter_row)
 ALERTS = TableSpec("budget_alerts", ddl.BUDGET_ALERT_COLUMNS, BudgetAlert, alert_row)
 
 
 @dataclass
 class Decoded(Generic[M]):
-    items: list[Item[M]]
+    items: list[Item]
     dead_letters: list[DeadLetter]
 
 
@@ -166,6 +187,16 @@ def decode_record(
     if not value:
         return Decoded([], [_dead_letter(record, ErrorKind.DECODE, "empty record", b"", now)])
     stripped = value.lstrip()
+    if spec.fast_rows is not None and stripped.startswith(b"["):
+        rows = spec.fast_rows(value)
+        if rows is not None:
+            return Decoded(
+                [
+                    Item(RecordElement(value, i), row, Origin(topic, partition, offset, i))
+                    for i, row in enumerate(rows)
+                ],
+                [],
+            )
     if spec.fast_row is None and stripped.startswith(b"["):
         try:
             messages = spec.adapter().validate_json(value)
@@ -206,9 +237,11 @@ def decode_record(
     return out
 
 
-def rejected_dead_letter(item: Item[Any], reason: str, now: datetime) -> DeadLetter:
+def rejected_dead_letter(item: Item, reason: str, now: datetime) -> DeadLetter:
     """The dead letter for a row the database refused; ``raw`` is the message as JSON."""
     message = item.message
+    if isinstance(message, RecordElement):
+        message = message.element()
     if isinstance(message, dict):
         return _dead_letter(
             item.origin, ErrorKind.SINK_REJECTED, reason, orjson.dumps(message), now, message

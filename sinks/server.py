@@ -56,7 +56,7 @@ def build_app(client: Client, token: str, stats: Callable[[], dict]) -> FastAPI:
     @app.post("/query", dependencies=[Depends(authorized)])
     def query(request: QueryRequest) -> JSONResponse:
         try:
-            parameters = wire.decode(request.parameters) if request.parameters else None
+            parameters = {k: wire.decode(v) for k, v in (request.parameters or {}).items()}
             result = run_read_only(client, request.sql, parameters, request.settings)
             body = {
                 "column_names": list(result.column_names),

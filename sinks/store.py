@@ -9,27 +9,48 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
+
+import orjson
 
 from sinks.buffer import dedup_token
 from sinks.clickhouse import Client
 from sinks.errors import is_data_error
 from sinks.rows import Item, TableSpec
 
-__all__ = ["ClickHouseStore", "Rejected", "RetryPolicy"]
+__all__ = ["INSERT_FORMAT", "ClickHouseStore", "Rejected", "RetryPolicy", "encode_rows"]
 
 log = logging.getLogger(__name__)
 
 # Insert settings: a token per insert makes a retried insert a no-op, and the same token guards
 # the rollup the materialized view writes, so base table and rollup stay consistent on retry.
-_DEDUP = {"deduplicate_blocks_in_dependent_materialized_views": 1}
+# Timestamps travel as RFC 3339 strings, money as exact decimal strings.
+_INSERT_SETTINGS = {
+    "deduplicate_blocks_in_dependent_materialized_views": 1,
+    "date_time_input_format": "best_effort",
+}
+INSERT_FORMAT = "JSONCompactEachRow"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    raise TypeError(f"cannot write a {type(value).__name__} into a row")
+
+
+def encode_rows(rows: Sequence[Sequence[Any]]) -> bytes:
+    """``rows`` as JSONCompactEachRow: one JSON array per line, serialized in C by orjson and
+    parsed in C++ by ClickHouse (about twice as fast as clickhouse-connect's Python-side Native
+    encoding of the same rows here). Decimals are written exactly; never through float."""
+    return b"\n".join([orjson.dumps(row, default=_json_default) for row in rows])
 
 
 @dataclass(frozen=True)
 class Rejected:
     """A row the database refused, with its reason."""
 
-    item: Item[Any]
+    item: Item
     reason: str
 
 
@@ -79,7 +100,7 @@ class ClickHouseStore:
                             exc)  # fmt: skip
                 time.sleep(delay)
 
-    def stored_keys(self, spec: TableSpec[Any], items: Sequence[Item[Any]]) -> set[str]:
+    def stored_keys(self, spec: TableSpec[Any], items: Sequence[Item]) -> set[str]:
         """Ids among ``items`` that are already in ``spec.table`` (first column = the id)."""
         if not items:
             return set()
@@ -95,9 +116,7 @@ class ClickHouseStore:
         )
         return {row[0] for row in result.result_rows}
 
-    def insert(
-        self, spec: TableSpec[Any], items: Sequence[Item[Any]], ranges: str
-    ) -> list[Rejected]:
+    def insert(self, spec: TableSpec[Any], items: Sequence[Item], ranges: str) -> list[Rejected]:
         """Insert ``items`` into ``spec.table``; returns the rows the database refused.
 
         Every other row is stored exactly once even when this call is repeated with the same
@@ -111,18 +130,19 @@ class ClickHouseStore:
         return rejected
 
     def _insert_isolating(
-        self, spec: TableSpec[Any], items: list[Item[Any]], ranges: str, out: list[Rejected]
+        self, spec: TableSpec[Any], items: list[Item], ranges: str, out: list[Rejected]
     ) -> None:
         token = dedup_token(spec.table, ranges, (i.key for i in items))
-        rows = [i.row for i in items]
         try:
+            data = encode_rows([i.row for i in items])
             self._with_retry(
-                f"insert of {len(rows)} rows into {spec.table}",
-                lambda: self.client.insert(
+                f"insert of {len(items)} rows into {spec.table}",
+                lambda: self.client.raw_insert(
                     f"{self.db}.{spec.table}",
-                    rows,
-                    column_names=list(spec.columns),
-                    settings={**_DEDUP, "insert_deduplication_token": token},
+                    list(spec.columns),
+                    data,
+                    settings={**_INSERT_SETTINGS, "insert_deduplication_token": token},
+                    fmt=INSERT_FORMAT,
                 ),
             )
         except Exception as exc:

@@ -124,6 +124,10 @@ class WebhookNotifier:
             group_id=self.settings.webhook_group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            session_timeout_ms=int(self.settings.webhook_session_timeout_s * 1000),
+            rebalance_timeout_ms=int(self.settings.webhook_session_timeout_s * 1000),
+            heartbeat_interval_ms=max(100, int(self.settings.webhook_session_timeout_s * 1000 / 6)),
+            fetch_max_wait_ms=200,
         )
         await consumer.start()
         try:

@@ -75,16 +75,22 @@ def _binding(api_key_id: str) -> KeyBinding | None:
 
 
 async def _take_over(partition: int) -> None:
-    """Before the first record of a newly owned partition: rebuild its dedupe memory from the
-    (recovered) table and learn how far its output already got."""
-    prefix = f"{partition}/"
+    """Before the first record of a newly owned partition: rebuild the dedupe memory of it and
+    of every other raw partition this worker was given (from the recovered table) and learn
+    how far their output already got. Done for all at once, so it costs one consumer start."""
+    raw_name = raw_topic.get_topic_name()
+    assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == raw_name}
+    partitions = sorted((assigned | {partition}) - _ready)
+    prefixes = tuple(f"{p}/" for p in partitions)
     for position, value in list(seen_table.items()):
-        if isinstance(position, str) and position.startswith(prefix):
+        if isinstance(position, str) and position.startswith(prefixes):
             entry = SeenEntry(tuple(value["ids"]), datetime.fromisoformat(value["at"]))
-            _seen.add(partition, position, entry)
-    mark = await _marks.load(partition)
-    _ready.add(partition)
-    log.info("partition %d: %d ids remembered, output mark %d", partition, len(_seen), mark)
+            _seen.add(int(position.partition("/")[0]), position, entry)
+    marks = await _marks.load(partitions)
+    _ready.update(partitions)
+    log.info(
+        "took over partitions %s: %d ids remembered, output marks %s", partitions, len(_seen), marks
+    )
 
 
 @app.on_partitions_revoked.connect

@@ -19,26 +19,25 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from schemas.codec import encode_one
+from schemas.budgets import BudgetScope
+from schemas.codec import encode_batch, encode_one
 from schemas.topics import BUDGET_DELTAS
 from stream.app import app, settings, topic_names
 from stream.budget_deltas import SpendDelta, aggregate_record, decode_enriched
 from stream.budget_policies import PolicyFollower
-from stream.budgets import SubjectState, apply_delta
+from stream.budget_state import SubjectState
+from stream.budget_topics import alerts_topic, deltas_topic, state_topic
+from stream.budgets import apply_delta
 from stream.config import BudgetStreamSettings
+from stream.fetch_wait import limit_fetch_wait
+from stream.topics import dlq_topic, enriched_topic
 
 __all__ = ["budget_evaluate", "budget_spend", "policies", "subjects"]
 
 log = logging.getLogger(__name__)
 
 budget_settings = BudgetStreamSettings()
-
-_RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
-enriched_topic = app.topic(topic_names.usage_enriched, **_RAW)
-deltas_topic = app.topic(topic_names.budget_deltas, partitions=BUDGET_DELTAS.partitions, **_RAW)
-alerts_topic = app.topic(topic_names.budget_alerts, **_RAW)
-state_topic = app.topic(topic_names.budget_state, **_RAW)
-dlq_topic = app.topic(topic_names.usage_dlq, **_RAW)
+limit_fetch_wait(budget_settings.stream_fetch_max_wait_ms)
 
 subjects = app.Table(
     "budget-subjects",
@@ -48,7 +47,16 @@ subjects = app.Table(
 )
 """``scope:subject`` -> ``SubjectState.to_json()``."""
 
-policies = PolicyFollower(settings.kafka_bootstrap, topic_names.budget_policies)
+
+async def _recheck(changed: list[tuple[BudgetScope, str]], offset: int) -> None:
+    """Send an item-less delta per subject, so a policy change takes effect (a raised limit
+    unblocks, a lowered one blocks) without waiting for the subject's next usage."""
+    for scope, subject in changed:
+        delta = SpendDelta.policy_trigger(scope, subject, offset)
+        await deltas_topic.send(key=delta.key.encode(), value=delta.to_json())
+
+
+policies = PolicyFollower(settings.kafka_bootstrap, topic_names.budget_policies, on_change=_recheck)
 
 
 @app.task
@@ -68,8 +76,9 @@ async def budget_spend(stream):  # type: ignore[no-untyped-def]
             offset=message.offset,
             now=datetime.now(UTC),
         )
-        for letter in dead:
-            await dlq_topic.send(key=None, value=encode_one(letter))
+        if dead:
+            position = f"{message.topic}:{message.partition}:{message.offset}".encode()
+            await dlq_topic.send(key=position, value=encode_batch(dead))
         deltas = aggregate_record(
             events,
             policies.index.has_policy,
@@ -107,6 +116,13 @@ async def budget_evaluate(stream):  # type: ignore[no-untyped-def]
         sent += [
             await state_topic.send(key=s.policy_id.encode(), value=encode_one(s))
             for s in outcome.states
+        ]
+        # A policy gone from the index is deleted: clear its state so no gateway keeps
+        # blocking on it. (One that moved to another subject publishes its new state there.)
+        sent += [
+            await state_topic.send(key=policy_id.encode(), value=None)
+            for policy_id in outcome.removed
+            if policies.index.get(policy_id) is None
         ]
         for future in sent:
             await future

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
@@ -27,8 +28,11 @@ class PolicyIndex:
         self._by_id: dict[str, BudgetPolicy] = {}
         self._by_subject: dict[tuple[BudgetScope, str], dict[str, BudgetPolicy]] = {}
 
-    def apply(self, policy_id: str, value: bytes | None) -> None:
-        """Apply one record of the policies topic (``None`` value = deleted).
+    def apply(
+        self, policy_id: str, value: bytes | None
+    ) -> tuple[BudgetPolicy | None, BudgetPolicy | None]:
+        """Apply one record of the policies topic (``None`` value = deleted); returns the
+        (previous, new) policy under that id.
 
         Raises ``pydantic.ValidationError`` on a malformed value; the index is then unchanged.
         """
@@ -42,6 +46,13 @@ class PolicyIndex:
         if policy is not None:
             self._by_id[policy_id] = policy
             self._by_subject.setdefault((policy.scope, policy.subject), {})[policy_id] = policy
+        return old, policy
+
+    def get(self, policy_id: str) -> BudgetPolicy | None:
+        return self._by_id.get(policy_id)
+
+    def subjects(self) -> list[tuple[BudgetScope, str]]:
+        return list(self._by_subject)
 
     def has_policy(self, scope: BudgetScope, subject: str) -> bool:
         return (scope, subject) in self._by_subject
@@ -53,20 +64,39 @@ class PolicyIndex:
         return len(self._by_id)
 
 
-class PolicyFollower:
-    """Follows the one-partition compacted policies topic into a ``PolicyIndex``."""
+OnChange = Callable[[list[tuple[BudgetScope, str]], int], Awaitable[None]]
+"""Called with the subjects whose policies changed and the policies topic offset of the change."""
 
-    def __init__(self, bootstrap: str, topic: str, index: PolicyIndex | None = None) -> None:
+
+class PolicyFollower:
+    """Follows the one-partition compacted policies topic into a ``PolicyIndex``.
+
+    ``on_change`` runs once for every subject when the topic is loaded (so a worker start
+    re-checks all subjects: policies may have changed while it was down) and then for the
+    subjects of every later change.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        index: PolicyIndex | None = None,
+        on_change: OnChange | None = None,
+    ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.index = index or PolicyIndex()
+        self.on_change = on_change
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
-        """Follow until cancelled. Bad values are logged and skipped (they are admin input,
-        not usage; the previous version of that policy stays deleted)."""
+        """Follow until cancelled. An invalid value deletes that policy id (it is logged; the
+        CLI never writes one)."""
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, enable_auto_commit=False, client_id="budget-policies"
+            bootstrap_servers=self.bootstrap,
+            enable_auto_commit=False,
+            client_id="budget-policies",
+            fetch_max_wait_ms=100,
         )
         await consumer.start()
         try:
@@ -74,19 +104,28 @@ class PolicyFollower:
             consumer.assign([tp])
             await consumer.seek_to_beginning(tp)
             end = (await consumer.end_offsets([tp]))[tp]
-            if end == 0:
-                self.ready.set()
             while True:
-                batches = await consumer.getmany(tp, timeout_ms=200)
-                for message in batches.get(tp, []):
-                    key = (message.key or b"").decode(errors="replace")
-                    try:
-                        self.index.apply(key, message.value)
-                    except ValidationError as exc:
-                        log.error("skipping invalid budget policy %r: %s", key, exc)
-                        self.index.apply(key, None)
-                if not self.ready.is_set() and await consumer.position(tp) >= end:
-                    log.info("budget policies loaded: %d", len(self.index))
-                    self.ready.set()
+                changed: set[tuple[BudgetScope, str]] = set()
+                last_offset = -1
+                for message in (await consumer.getmany(tp, timeout_ms=200)).get(tp, []):
+                    changed |= self._apply(message.key, message.value)
+                    last_offset = message.offset
+                if not self.ready.is_set():
+                    if await consumer.position(tp) >= end:
+                        log.info("budget policies loaded: %d", len(self.index))
+                        self.ready.set()
+                        if self.on_change is not None and end > 0:
+                            await self.on_change(self.index.subjects(), end - 1)
+                elif changed and self.on_change is not None:
+                    await self.on_change(sorted(changed), last_offset)
         finally:
             await consumer.stop()
+
+    def _apply(self, key: bytes | None, value: bytes | None) -> set[tuple[BudgetScope, str]]:
+        policy_id = (key or b"").decode(errors="replace")
+        try:
+            old, new = self.index.apply(policy_id, value)
+        except ValidationError as exc:
+            log.error("invalid budget policy %r treated as deleted: %s", policy_id, exc)
+            old, new = self.index.apply(policy_id, None)
+        return {(p.scope, p.subject) for p in (old, new) if p is not None}

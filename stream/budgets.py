@@ -16,7 +16,9 @@
   oldest bucket with spend in the window when it fired. Reprocessing therefore reproduces ids.
 * **Status.** ``exceeded`` at 100 %, ``warning`` at the lowest soft threshold, else ``ok``; a
   ``BudgetState`` is emitted whenever the status or the policy changes.
-* **Policy changes** apply from the next delta on; a changed unit or window starts a new tally.
+* **Policy changes** apply from the next delta on (the stream sends an item-less delta per
+  changed subject, so a raised limit unblocks without waiting for usage); a changed unit or
+  window starts a new tally; a deleted policy's tally is dropped and reported in ``removed``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from schemas.budgets import (
     BudgetWindow,
 )
 from stream.budget_deltas import SpendDelta, UsageItem
+from stream.budget_state import PolicyTally, SubjectState
 from stream.budget_windows import (
     bucket_start,
     leaves_window_at,
@@ -65,67 +68,13 @@ def _amount(unit: BudgetUnit, item: UsageItem) -> Decimal:
 
 
 @dataclass
-class PolicyTally:
-    """Spend buckets and fired thresholds of one policy over one subject."""
-
-    basis: str
-    """``unit/window`` the buckets were counted in."""
-    version: str = ""
-    """``updated_at`` of the policy last evaluated."""
-    buckets: dict[int, Decimal] = field(default_factory=dict)
-    fired: set[tuple[int, Decimal]] = field(default_factory=set)
-    """(window instance, threshold) pairs already alerted."""
-    status: BudgetStatus = BudgetStatus.OK
-
-    def to_json(self) -> dict:
-        return {
-            "basis": self.basis,
-            "version": self.version,
-            "buckets": {str(b): format(v, "f") for b, v in self.buckets.items()},
-            "fired": [[i, format(t, "f")] for i, t in sorted(self.fired)],
-            "status": self.status.value,
-        }
-
-    @classmethod
-    def from_json(cls, raw: dict) -> PolicyTally:
-        return cls(
-            basis=raw["basis"],
-            version=raw.get("version", ""),
-            buckets={int(b): Decimal(v) for b, v in raw["buckets"].items()},
-            fired={(int(i), Decimal(t)) for i, t in raw["fired"]},
-            status=BudgetStatus(raw["status"]),
-        )
-
-
-@dataclass
-class SubjectState:
-    """Everything kept per subject in the changelog-backed table (one write per delta)."""
-
-    offsets: dict[str, int] = field(default_factory=dict)
-    tallies: dict[str, PolicyTally] = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        return {
-            "offsets": dict(self.offsets),
-            "tallies": {pid: t.to_json() for pid, t in self.tallies.items()},
-        }
-
-    @classmethod
-    def from_json(cls, raw: dict | None) -> SubjectState:
-        if not raw:
-            return cls()
-        return cls(
-            offsets={str(k): int(v) for k, v in raw["offsets"].items()},
-            tallies={pid: PolicyTally.from_json(t) for pid, t in raw["tallies"].items()},
-        )
-
-
-@dataclass
 class Outcome:
     applied: bool
     alerts: list[BudgetAlert] = field(default_factory=list)
     states: list[BudgetState] = field(default_factory=list)
     late_dropped: int = 0
+    removed: list[str] = field(default_factory=list)
+    """Policy ids this subject no longer has (deleted or moved): their tallies were dropped."""
 
 
 def _basis(policy: BudgetPolicy) -> str:
@@ -234,6 +183,7 @@ def _apply_policy(
     policy: BudgetPolicy,
     tally: PolicyTally,
     items: Iterable[UsageItem],
+    fallback: UsageItem,
     now_dt: datetime,
     grace_s: int,
     outcome: Outcome,
@@ -241,7 +191,7 @@ def _apply_policy(
     now = int(now_dt.timestamp())
     window = policy.window
     touched: dict[int, UsageItem] = {}
-    last: UsageItem | None = None
+    last = fallback
     for item in items:
         last = item
         at = min(item.at, now)
@@ -254,7 +204,6 @@ def _apply_policy(
         touched[month_start(bucket) if window is BudgetWindow.MONTH else 0] = item
     keep_from = _keep_from(window, now, grace_s)
     tally.buckets = {b: v for b, v in tally.buckets.items() if b >= keep_from}
-    assert last is not None
     current_start = window_bounds(window, now)[0]
     if window is BudgetWindow.MONTH:
         tally.fired = {p for p in tally.fired if p[0] >= keep_from}
@@ -312,11 +261,14 @@ def apply_delta(
     state.offsets[delta.source] = delta.offset
     outcome = Outcome(applied=True)
     live = {p.policy_id: p for p in policies}
-    for gone in set(state.tallies) - set(live):
+    for gone in sorted(set(state.tallies) - set(live)):
         del state.tallies[gone]
+        outcome.removed.append(gone)
+    # What an alert names as its trigger when the delta has no usage (a policy change).
+    fallback = UsageItem(int(now.timestamp()), Decimal(0), 0, 0, f"{delta.source}:{delta.offset}")
     for policy_id, policy in sorted(live.items()):
         tally = state.tallies.get(policy_id)
         if tally is None or tally.basis != _basis(policy):
             tally = state.tallies[policy_id] = PolicyTally(basis=_basis(policy))
-        _apply_policy(policy, tally, delta.items, now, grace_s, outcome)
+        _apply_policy(policy, tally, delta.items, fallback, now, grace_s, outcome)
     return outcome

@@ -44,3 +44,5 @@ class BudgetStreamSettings(BaseSettings):
 
     budget_late_grace_s: int = Field(default=300, ge=0)
     """How long after a calendar month ends its late events still count in it."""
+    stream_fetch_max_wait_ms: int = Field(default=100, ge=1, le=1500)
+    """Longest fetch long-poll of the worker (see ``stream.fetch_wait``)."""

@@ -34,9 +34,10 @@ class OutputMarks:
     def forget(self, partition: int) -> None:
         self._marks.pop(partition, None)
 
-    async def load(self, partition: int) -> int:
-        """Read and remember partition's mark. Raises ``TimeoutError`` when the broker does
-        not return the last record in time (the agent then fails rather than guess)."""
+    async def load(self, partitions: list[int]) -> dict[int, int]:
+        """Read and remember the marks of ``partitions`` (one short-lived consumer for all).
+        Raises ``TimeoutError`` when the broker does not return a partition's last record in
+        time: the agent then fails rather than guess."""
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             enable_auto_commit=False,
@@ -44,11 +45,11 @@ class OutputMarks:
         )
         await consumer.start()
         try:
-            mark = await self._read(consumer, partition)
+            marks = {p: await self._read(consumer, p) for p in partitions}
         finally:
             await consumer.stop()
-        self._marks[partition] = mark
-        return mark
+        self._marks.update(marks)
+        return marks
 
     async def _read(self, consumer: AIOKafkaConsumer, partition: int) -> int:
         tp = TopicPartition(self.topic, partition)

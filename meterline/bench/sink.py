@@ -1,5 +1,10 @@
 """``meterline bench sink``: sustained rows/s of the sink (Kafka → decode → dedupe → insert →
-commit) next to a raw clickhouse-connect insert of the same rows into the same schema."""
+commit) next to a raw clickhouse-connect insert of the same rows into the same schema.
+
+``raw_insert_rows_per_s`` is ``Client.insert`` of prepared row lists (the plain way);
+``raw_json_insert_rows_per_s`` is the sink's own insert path without Kafka, decoding or
+dedupe, so ``ratio_vs_raw_json`` is the sink's overhead over its own insert.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,8 @@ from sinks.clickhouse import connect
 from sinks.config import SinkSettings
 from sinks.migrations import migrate
 from sinks.rows import USAGE, usage_row
-from sinks.store import ClickHouseStore
+from sinks.service import tune_gc
+from sinks.store import INSERT_FORMAT, ClickHouseStore, encode_rows
 from sinks.testing import batch_records, enriched_events, produce_records
 from sinks.writer import SinkWriter
 
@@ -23,10 +29,21 @@ __all__ = ["run_sink_bench"]
 
 
 def _raw_insert_rate(client, db: str, rows: list[list], batch_rows: int) -> float:  # type: ignore[no-untyped-def]
+    """clickhouse-connect's ``Client.insert`` of prepared rows (Native format)."""
     started = time.perf_counter()
     for i in range(0, len(rows), batch_rows):
         client.insert(f"{db}.usage_events", rows[i : i + batch_rows],
                       column_names=list(USAGE.columns))  # fmt: skip
+    return len(rows) / (time.perf_counter() - started)
+
+
+def _raw_json_insert_rate(client, db: str, rows: list[list], batch_rows: int) -> float:  # type: ignore[no-untyped-def]
+    """The sink's own insert path (JSONCompactEachRow via ``raw_insert``) of prepared rows."""
+    started = time.perf_counter()
+    for i in range(0, len(rows), batch_rows):
+        client.raw_insert(f"{db}.usage_events", list(USAGE.columns),
+                          encode_rows(rows[i : i + batch_rows]), fmt=INSERT_FORMAT,
+                          settings={"date_time_input_format": "best_effort"})  # fmt: skip
     return len(rows) / (time.perf_counter() - started)
 
 
@@ -70,14 +87,16 @@ def run_sink_bench(
     asyncio.run(create_topics(bootstrap, topics))
     progress(f"producing {len(records)} batch records")
     asyncio.run(produce_records(bootstrap, topics.usage_enriched, records))
+    tune_gc()  # as the sink process does; applies to the raw inserts alike
     with tempfile.TemporaryDirectory(prefix="meterline-bench-") as data_dir:
         url = f"chdb://{data_dir}"
         client = connect(url)
         try:
-            migrate(client, "bench_raw")
-            migrate(client, "bench_sink")
+            for db in ("bench_raw", "bench_raw_json", "bench_sink"):
+                migrate(client, db)
             progress("raw clickhouse-connect insert")
             raw = _raw_insert_rate(client, "bench_raw", rows, batch_rows)
+            raw_json = _raw_json_insert_rate(client, "bench_raw_json", rows, batch_rows)
             settings = SinkSettings(
                 clickhouse_url=url,
                 clickhouse_database="bench_sink",
@@ -99,6 +118,8 @@ def run_sink_bench(
         "rows_per_s": round(sink["rows_per_s"], 1),
         "raw_insert_rows_per_s": round(raw, 1),
         "ratio": round(sink["rows_per_s"] / raw, 3),
+        "raw_json_insert_rows_per_s": round(raw_json, 1),
+        "ratio_vs_raw_json": round(sink["rows_per_s"] / raw_json, 3),
         "sink_elapsed_s": round(sink["elapsed_s"], 3),
         "sink_batches": sink["batches"],
         "all_stored": stored_rows == events,

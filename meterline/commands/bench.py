@@ -68,3 +68,24 @@ def stream(events: int, batch: int, bootstrap: str | None, as_json: bool) -> Non
     with bench_broker(bootstrap) as servers:
         result = asyncio.run(run_stream_bench(servers, events, batch, say=say))
     _emit(result, as_json)
+
+
+@bench.command("alerts")
+@click.option("--trials", default=30, show_default=True, help="Crossing events to time.")
+@click.option("--rate", default=6000, show_default=True, help="Background events/s (>= 5000).")
+@click.option("--warmup", default=5.0, show_default=True, help="Seconds of load before timing.")
+@click.option("--bootstrap", default=None, help=BOOTSTRAP_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def alerts(trials: int, rate: int, warmup: float, bootstrap: str | None, as_json: bool) -> None:
+    """Budget alert and gateway-block latency (p50/p99 ms) under steady background load."""
+    from meterline.bench.alerts import run_alerts_bench
+
+    with bench_broker(bootstrap) as servers:
+        result = run_alerts_bench(
+            servers,
+            trials=trials,
+            rate=rate,
+            warmup_s=warmup,
+            progress=lambda line: click.echo(line, err=True),
+        )
+    _emit(result, as_json)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from decimal import Decimal
 
 import click
 
@@ -50,7 +51,11 @@ def sql(query: str, fmt: str, params: tuple[str, ...]) -> None:
 
 
 def _cell(value: object) -> str:
-    return "NULL" if value is None else str(value)
+    if value is None:
+        return "NULL"
+    if isinstance(value, Decimal):
+        return format(value, "f")  # exact and never in exponent form ("1E-12")
+    return str(value)
 
 
 def _print(columns, rows, fmt: str) -> None:  # type: ignore[no-untyped-def]
@@ -61,7 +66,7 @@ def _print(columns, rows, fmt: str) -> None:  # type: ignore[no-untyped-def]
         return
     if fmt == "json":
         for row in rows:
-            click.echo(json.dumps(dict(zip(columns, row, strict=True)), default=str))
+            click.echo(json.dumps(dict(zip(columns, row, strict=True)), default=_cell))
         return
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]

@@ -11,7 +11,8 @@ from decimal import Decimal
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from schemas.budgets import BudgetAlert
-from schemas.codec import encode_batch
+from schemas.codec import decode_batch, encode_batch
+from schemas.dead_letters import DeadLetter
 from schemas.usage import CostSource, EnrichedUsage, TokenCounts
 
 
@@ -41,6 +42,33 @@ async def produce_enriched(bootstrap: str, topic: str, events: list[EnrichedUsag
         await producer.send_and_wait(topic, encode_batch(events), key=events[0].api_key_id.encode())
     finally:
         await producer.stop()
+
+
+async def produce_raw(bootstrap: str, topic: str, key: bytes, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
+async def read_dead_letters(bootstrap: str, topic: str, *, until: int) -> list[DeadLetter]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        letters: list[DeadLetter] = []
+        async with asyncio.timeout(30):
+            while len(letters) < until:
+                batches = await consumer.getmany(tp, timeout_ms=200)
+                for m in batches.get(tp, []):
+                    letters += decode_batch(DeadLetter, m.value)
+        return letters
+    finally:
+        await consumer.stop()
 
 
 async def read_alerts(

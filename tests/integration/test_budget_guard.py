@@ -81,3 +81,36 @@ def test_unreachable_broker_follows_the_fail_mode(mode: str, allowed: bool) -> N
         assert decision.allowed is allowed
         if not allowed:
             assert "unavailable" in decision.reason
+
+
+@pytest.mark.parametrize("mode", ["open", "closed"])
+async def test_broker_lost_after_loading_follows_the_fail_mode(mode: str, tmp_path) -> None:
+    from meterline.kafka_admin import create_topics
+    from meterline.local import TansuBroker
+    from schemas.topics import Topics
+
+    topics = Topics("outage.")
+    broker = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    try:
+        await create_topics(broker.bootstrap, topics)
+        await publish(broker.bootstrap, topics.budget_state, exceeded("k-blocked"))
+        settings = GuardSettings(
+            kafka_bootstrap=broker.bootstrap,
+            topic_prefix=topics.prefix,
+            guard_fail_mode=mode,
+            guard_stale_after_s=2,
+        )
+        guard = await BudgetGuard(settings).start()
+        try:
+            assert guard.available and guard.check("k-free").allowed
+            broker.stop()
+            async with asyncio.timeout(20):
+                while guard.available:
+                    await asyncio.sleep(0.1)
+            # What it knew still blocks; the rest depends on the mode.
+            assert not guard.check("k-blocked").allowed
+            assert guard.check("k-free").allowed is (mode == "open")
+        finally:
+            await guard.stop()
+    finally:
+        broker.stop()

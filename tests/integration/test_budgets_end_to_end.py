@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from meterline.budget_admin import build_policy, put_policy
+from meterline.budget_admin import build_policy, delete_policy, put_policy
 from producers.testing import GuardProcess
 from schemas.codec import encode_one
 from schemas.keys import KeyBinding
@@ -17,7 +17,9 @@ from stream.testing import StreamWorker
 from tests.integration.budget_helpers import (
     enriched,
     produce_enriched,
+    produce_raw,
     read_alerts,
+    read_dead_letters,
     run,
     wait_for,
 )
@@ -71,21 +73,54 @@ def test_customer_cap_alerts_once_blocks_at_gateway_and_survives_worker_crash(
             worker.start()
             run(produce_enriched(bootstrap, topics.usage_enriched, [a3]))
             alerts = run(read_alerts(bootstrap, topics.budget_alerts, until=3, settle=3))
+
+            assert [a.threshold for a in alerts] == [50, 80, 100]
+            assert len({a.alert_id for a in alerts}) == 3
+            assert [a.event_id for a in alerts] == [a1.event_id, a2.event_id, a3.event_id]
+            assert all(a.subject == "cust-a" for a in alerts)
+            assert alerts[-1].spend == Decimal("10.5")  # spend before the crash was kept
+
+            blocked = wait_for(lambda: (d := guard.check("key-cust-a"))["allowed"] is False and d)
+            assert "cap-cust-a" in blocked["reason"]
+            assert guard.check("key-cust-b")["allowed"]
+
+            # A gateway started now knows the state before it serves.
+            with GuardProcess(bootstrap=bootstrap, topic_prefix=topics.prefix) as fresh:
+                assert fresh.check("key-cust-a")["allowed"] is False
+                assert fresh.check("key-cust-b")["allowed"]
+
+            # Raising the limit unblocks without waiting for usage (the key cannot make any).
+            raised = build_policy(
+                policy_id="cap-cust-a", scope="customer", subject="cust-a", limit="20"
+            )
+            run(put_policy(bootstrap, topics, raised))
+            wait_for(lambda: guard.check("key-cust-a")["allowed"])
         finally:
             worker.kill()
+    assert "Traceback" not in (tmp_path / "worker.log").read_text()
 
-        assert [a.threshold for a in alerts] == [50, 80, 100]
-        assert len({a.alert_id for a in alerts}) == 3
-        assert [a.event_id for a in alerts] == [a1.event_id, a2.event_id, a3.event_id]
-        assert all(a.subject == "cust-a" for a in alerts)
-        assert alerts[-1].spend == Decimal("10.5")  # spend before the crash was kept
 
-        blocked = wait_for(lambda: (d := guard.check("key-cust-a"))["allowed"] is False and d)
-        assert "cap-cust-a" in blocked["reason"]
-        assert guard.check("key-cust-b")["allowed"]
-
-    # A gateway started now knows the state before it serves.
-    with GuardProcess(bootstrap=bootstrap, topic_prefix=topics.prefix) as fresh:
-        assert fresh.check("key-cust-a")["allowed"] is False
-        assert fresh.check("key-cust-b")["allowed"]
+def test_deleting_a_policy_unblocks_and_bad_records_become_dead_letters(
+    tansu, topics, tmp_path
+) -> None:
+    bootstrap = tansu.bootstrap
+    cap = build_policy(policy_id="cap-k", scope="key", subject="k", limit="1", thresholds="")
+    run(put_policy(bootstrap, topics, cap))
+    worker = StreamWorker(
+        bootstrap=bootstrap,
+        topic_prefix=topics.prefix,
+        data_dir=tmp_path / "data",
+        log_path=tmp_path / "worker.log",
+    )
+    with worker, GuardProcess(bootstrap=bootstrap, topic_prefix=topics.prefix) as guard:
+        run(produce_raw(bootstrap, topics.usage_enriched, b"k", b'[{"event_id": 1}]'))
+        run(produce_enriched(bootstrap, topics.usage_enriched, [enriched("k", "2")]))
+        wait_for(lambda: guard.check("k")["allowed"] is False)
+        run(delete_policy(bootstrap, topics, "cap-k"))
+        wait_for(lambda: guard.check("k")["allowed"])
+        letters = run(read_dead_letters(bootstrap, topics.usage_dlq, until=1))
+    assert [(d.offset, d.index_in_record, d.error_kind.value) for d in letters] == [
+        (0, 0, "schema")
+    ]
+    assert "event_id" in letters[0].reason
     assert "Traceback" not in (tmp_path / "worker.log").read_text()

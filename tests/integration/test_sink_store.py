@@ -160,13 +160,13 @@ class _FlakyClient:
         self.failures = failures
         self.calls = 0
 
-    def insert(self, *args, **kwargs):
+    def raw_insert(self, *args, **kwargs):
         self.calls += 1
         if self.calls <= self.failures:
             if self.calls == 1:
-                self._client.insert(*args, **kwargs)
+                self._client.raw_insert(*args, **kwargs)
             raise ConnectionError("connection reset by peer")
-        return self._client.insert(*args, **kwargs)
+        return self._client.raw_insert(*args, **kwargs)
 
     def __getattr__(self, name):
         return getattr(self._client, name)

@@ -122,6 +122,7 @@ async def test_retries_until_accepted_signs_and_never_delivers_an_id_twice(
             webhook_state_path=tmp_path / "delivered.sqlite",
             webhook_group_id=f"{topics.prefix}hook",
             webhook_backoff_base_s=0.05,
+            webhook_session_timeout_s=2,
         )
         await deliver_until(settings, endpoint, 2)
         assert endpoint.requests == 4  # two refused, then one per alert id

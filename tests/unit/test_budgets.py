@@ -204,3 +204,36 @@ def test_each_threshold_fires_at_most_once_and_spend_is_exact(amounts, replay_ev
     fired = [a.threshold for a in feed.alerts]
     assert fired == sorted(set(fired))
     assert fired == [t for t in (50, 80, 100) if total >= Decimal(10) * t / 100]
+
+
+def trigger(feed: Feed, offset: int, now: datetime):
+    delta = SpendDelta.policy_trigger(BudgetScope.CUSTOMER, "acme", offset)
+    outcome = apply_delta(feed.state, feed.policies, delta, now=now, grace_s=300)
+    feed.alerts += outcome.alerts
+    feed.states += outcome.states
+    return outcome
+
+
+def test_a_policy_trigger_applies_a_change_without_usage() -> None:
+    feed = Feed(policy(thresholds=[]))
+    feed.add(T0, "12")
+    assert feed.states[-1].status is BudgetStatus.EXCEEDED
+    feed.policies = [policy(limit=Decimal(20), thresholds=[], updated_at=T0)]
+    trigger(feed, 7, T0 + timedelta(minutes=1))
+    assert feed.states[-1].status is BudgetStatus.OK
+    assert feed.states[-1].limit == Decimal(20)
+    feed.policies = [policy(limit=Decimal(5), thresholds=[], updated_at=T0 + timedelta(minutes=2))]
+    trigger(feed, 8, T0 + timedelta(minutes=3))
+    assert feed.alerts[-1].limit == Decimal(5)
+    assert feed.alerts[-1].event_id == "policies:8"
+    # The same trigger again (another worker, or a replay) changes nothing.
+    assert not trigger(feed, 8, T0 + timedelta(minutes=4)).applied
+
+
+def test_a_deleted_policy_is_reported_removed() -> None:
+    feed = Feed(policy())
+    feed.add(T0, "1")
+    feed.policies = []
+    outcome = trigger(feed, 3, T0)
+    assert outcome.removed == ["p1"]
+    assert feed.state.tallies == {}

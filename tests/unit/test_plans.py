@@ -63,3 +63,9 @@ def test_invalid_plans_are_refused_with_the_reason(text: str, fragment: str) -> 
     with pytest.raises(PlansError, match=None) as err:
         parse_plans(text)
     assert fragment in str(err.value)
+
+
+def test_default_plan_never_bills_unattributed_usage() -> None:
+    plans = parse_plans("default_plan: payg\nplans:\n  payg: {kind: markup, markup_percent: 10}\n")
+    assert plans.plan_for("acme") is not None
+    assert plans.plan_for("unattributed") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import orjson
 from hypothesis import given, settings
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 
 from schemas.codec import encode_one
 from schemas.usage import EnrichedUsage
-from sinks.fast_usage import fast_usage_row
+from sinks.fast_usage import as_python, fast_usage_row, fast_usage_rows
 from sinks.rows import usage_row
 from sinks.testing import enriched_events
 
@@ -69,3 +70,14 @@ def test_fast_path_never_accepts_more_than_the_model(base, changes):
     fast = fast_usage_row(element)
     if fast is not None:
         assert fast == _model_row(element)
+    whole = fast_usage_rows(json.dumps([BASE[0], element]).encode())
+    if whole is not None:
+        assert as_python(whole[1]) == _model_row(element)
+
+
+def test_whole_record_path_matches_the_model_or_declines():
+    rows = fast_usage_rows(orjson.dumps(BASE))
+    assert rows is not None
+    assert [as_python(r) for r in rows] == [_model_row(e) for e in BASE]
+    assert fast_usage_rows(orjson.dumps([*BASE, {"event_id": "x"}])) is None
+    assert fast_usage_rows(b"[{") is None

@@ -11,6 +11,7 @@ import pytest
 from schemas.codec import encode_batch, encode_one
 from schemas.dead_letters import ErrorKind
 from sinks.buffer import BatchBuffer, dedup_token, unique_by_key
+from sinks.fast_usage import as_python
 from sinks.rows import ALERTS, USAGE, Origin, decode_record, rejected_dead_letter, usage_row
 from sinks.testing import enriched_events
 
@@ -21,7 +22,7 @@ def test_valid_batch_becomes_rows_in_column_order():
     events = enriched_events(5)
     got = decode_record(USAGE, "t", 2, 40, encode_batch(events), NOW)
     assert got.dead_letters == []
-    assert [i.row for i in got.items] == [usage_row(e) for e in events]
+    assert [as_python(i.row) for i in got.items] == [usage_row(e) for e in events]
     assert [i.origin for i in got.items] == [Origin("t", 2, 40, i) for i in range(5)]
     assert len(got.items[0].row) == len(USAGE.columns)
 
@@ -29,7 +30,7 @@ def test_valid_batch_becomes_rows_in_column_order():
 def test_single_object_record_is_accepted():
     event = enriched_events(1)[0]
     got = decode_record(USAGE, "t", 0, 1, encode_one(event), NOW)
-    assert [i.row for i in got.items] == [usage_row(event)]
+    assert [as_python(i.row) for i in got.items] == [usage_row(event)]
 
 
 def test_one_bad_element_dead_letters_alone_with_reason():

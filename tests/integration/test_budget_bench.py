@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from meterline.cli import cli
+
+pytestmark = pytest.mark.integration
+
+
+def test_bench_alerts_prints_latency_figures(tansu) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["bench", "alerts", "--json", "--bootstrap", tansu.bootstrap,
+         "--trials", "3", "--rate", "5000", "--warmup", "1"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["path"] == "enriched->alerts"
+    assert figures["trials"] == 3
+    for name in ("alert", "guard"):
+        assert 0 < figures[f"{name}_p50_ms"] <= figures[f"{name}_p99_ms"] < 30_000
+    # The background producer paces itself; on a loaded box it may fall a little behind.
+    assert figures["background_events_per_s"] > 2_500

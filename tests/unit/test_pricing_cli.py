@@ -1,0 +1,61 @@
+"""`meterline prices show/check`: clear output and clear errors, no tracebacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from meterline.cli import cli
+
+GOOD = """\
+- provider: acme
+  model: m1
+  effective_from: 2025-01-01
+  input: "1.5"
+  output: "6"
+  discount_percent: 10
+"""
+
+
+def test_check_accepts_a_good_file(tmp_path: Path):
+    path = tmp_path / "prices.yaml"
+    path.write_text(GOOD)
+    result = CliRunner().invoke(cli, ["prices", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "1 prices OK" in result.output
+
+
+def test_check_names_line_and_field_of_a_bad_file(tmp_path: Path):
+    path = tmp_path / "prices.yaml"
+    path.write_text(GOOD.replace('output: "6"', 'output: "six"'))
+    result = CliRunner().invoke(cli, ["prices", "check", str(path)])
+    assert result.exit_code == 1
+    assert "prices.yaml:5: prices[0].output" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_show_uses_the_file_from_its_date(tmp_path: Path):
+    path = tmp_path / "prices.yaml"
+    path.write_text(GOOD)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["prices", "show", "m1", "--file", str(path), "--at", "2025-02-01"])
+    assert result.exit_code == 0, result.output
+    assert "file:prices.yaml:acme/m1@2025-01-01" in result.output
+    assert "discount     10%" in result.output
+    before = runner.invoke(
+        cli,
+        ["prices", "show", "m1", "--provider", "acme", "--file", str(path), "--at", "2024-12-31"],
+    )
+    assert before.exit_code == 1 and "unpriced" in before.output
+
+
+def test_show_defaults_to_genai_prices():
+    result = CliRunner().invoke(cli, ["prices", "show", "gpt-4o", "--at", "2025-01-01"])
+    assert result.exit_code == 0, result.output
+    assert "genai-prices:openai/gpt-4o" in result.output
+
+
+def test_bad_date_is_a_usage_error():
+    result = CliRunner().invoke(cli, ["prices", "show", "gpt-4o", "--at", "yesterday"])
+    assert result.exit_code == 2 and "ISO date" in result.output
