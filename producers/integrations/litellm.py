@@ -86,7 +86,11 @@ class MeterlineCallback(CustomLogger):
         self._guard = guard
         self._guard_loaded = guard is not None
         self._clock = clock
-        self._lock = threading.Lock()
+        # Separate locks: starting the producer or the guard may wait on the broker, and the
+        # hook must not queue behind that to note a refusal.
+        self._producer_lock = threading.Lock()
+        self._guard_lock = threading.Lock()
+        self._refused_lock = threading.Lock()
         self._refused_ids: OrderedDict[str, None] = OrderedDict()
         self.unmetered = 0
         self.refused = 0
@@ -130,7 +134,7 @@ class MeterlineCallback(CustomLogger):
 
     def producer(self) -> SyncUsageProducer:
         """The producer events go to, started on first use."""
-        with self._lock:
+        with self._producer_lock:
             if self._producer is None:
                 self._producer = _start_producer(self._producer_settings or ProducerSettings())
                 atexit.register(self._producer.close)
@@ -169,7 +173,7 @@ class MeterlineCallback(CustomLogger):
     def _remember_refused(self, call_id: object) -> None:
         if not isinstance(call_id, str) or not call_id:
             return
-        with self._lock:
+        with self._refused_lock:
             self.refused += 1
             self._refused_ids[call_id] = None
             while len(self._refused_ids) > _REFUSED_REMEMBERED:
@@ -177,12 +181,12 @@ class MeterlineCallback(CustomLogger):
 
     def _was_refused(self, payload: dict[str, Any], call_id: object) -> bool:
         ids = {payload.get("litellm_call_id"), call_id}
-        with self._lock:
+        with self._refused_lock:
             return any(i in self._refused_ids for i in ids if isinstance(i, str))
 
     def guard(self) -> KeyGuard | None:
         """The BudgetGuard (``METERLINE_LITELLM_GUARD``), loaded on first use."""
-        with self._lock:
+        with self._guard_lock:
             if not self._guard_loaded:
                 self._guard = load_guard(self.settings.guard)
                 self._guard_loaded = True
