@@ -6,7 +6,9 @@ import click
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON object.")
 def demo(as_json: bool) -> None:
-    """Run the whole story on the local stack and print what arrived."""
+    """One simulated day of gateway traffic through the whole pipeline, on a private local
+    stack: cost per customer, the budget alerts and refused calls, invoices, reconciliation and
+    margin. Data stays in .meterline/demo for `meterline sql`."""
     from meterline.demo import run_demo
 
     run_demo(as_json=as_json)
