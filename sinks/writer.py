@@ -28,7 +28,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from schemas.topics import Topics
 from sinks.buffer import Batch, BatchBuffer, unique_by_key
 from sinks.config import SinkSettings
-from sinks.errors import SinkError
+from sinks.errors import BrokerNotReachable, SinkError
 from sinks.rows import (
     ALERTS,
     DEAD_LETTERS,
@@ -154,7 +154,12 @@ class SinkWriter:
             [topics.usage_enriched, topics.usage_dlq, topics.budget_alerts],
             listener=_DropRevoked(self.buffer),
         )
-        await consumer.start()
+        try:
+            await consumer.start()
+        except KafkaError as exc:
+            raise BrokerNotReachable(
+                f"cannot reach Kafka at {self.settings.kafka_bootstrap}: {exc}"
+            ) from exc
         last_log = self.clock()
         poll_ms = max(10, int(self.settings.sink_batch_seconds * 1000 / 4))
         try:
