@@ -16,7 +16,7 @@ from sinks.writer import SinkWriter
 
 pytestmark = pytest.mark.integration
 
-EVENTS = 30_000
+EVENTS = 12_000
 
 
 def test_partitions_moving_between_sinks_store_each_event_once(
@@ -24,14 +24,14 @@ def test_partitions_moving_between_sinks_store_each_event_once(
 ):
     migrate(chdb_client, ch_database)
     events = enriched_events(EVENTS, seed=77)
-    records = batch_records(events, per_record=250)
+    records = batch_records(events, per_record=200)
     settings = SinkSettings(
         clickhouse_url=chdb_url,
         clickhouse_database=ch_database,
         kafka_bootstrap=tansu.bootstrap,
         topic_prefix=topics.prefix,
         sink_group_id=f"{topics.prefix}sinks",
-        sink_batch_rows=2_000,
+        sink_batch_rows=1_000,
         sink_batch_seconds=0.2,
     )
 
