@@ -134,6 +134,13 @@ class SinkWriter:
         self._in_flight: asyncio.Task[None] | None = None
         self._handover = asyncio.Lock()
 
+    def assigned(self) -> set[tuple[str, int]]:
+        """The topic-partitions this writer owns right now (empty before the group join)."""
+        consumer = self._consumer
+        if consumer is None:
+            return set()
+        return {(tp.topic, tp.partition) for tp in consumer.assignment()}
+
     def _consumer_for(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap,

@@ -52,6 +52,12 @@ def test_partitions_moving_between_sinks_store_each_event_once(
                 await asyncio.sleep(0.05)
             # A second member joins while the first is writing: partitions are split.
             task_second = asyncio.create_task(second.run(stop_second))
+            deadline = time.monotonic() + 60
+            enriched = topics.usage_enriched
+            while time.monotonic() < deadline and not any(
+                t == enriched for t, _ in second.assigned()
+            ):
+                await asyncio.sleep(0.05)
             await produce_records(
                 tansu.bootstrap, topics.usage_enriched, records[len(records) // 2 :]
             )
