@@ -86,25 +86,6 @@ class BatchBuffer:
         batch, self._batch, self._opened_at = self._batch, Batch(), None
         return batch
 
-    def drop_partitions(self, partitions: Iterable[TopicPartition]) -> None:
-        """Forget what was buffered for partitions this consumer no longer owns."""
-        lost = set(partitions)
-        if not lost & set(self._batch.offsets):
-            return
-        keep = Batch(
-            usage=[i for i in self._batch.usage if _tp(i) not in lost],
-            alerts=[i for i in self._batch.alerts if _tp(i) not in lost],
-            dead_letters=[
-                d for d in self._batch.dead_letters if (d.source_topic, d.partition) not in lost
-            ],
-            offsets={tp: r for tp, r in self._batch.offsets.items() if tp not in lost},
-        )
-        self._batch = keep
-
-
-def _tp(item: Item) -> TopicPartition:
-    return (item.origin.topic, item.origin.partition)
-
 
 def unique_by_key(items: Sequence[Item], seen: set[str] | frozenset[str] = frozenset()):
     """Items whose key is neither in ``seen`` nor earlier in ``items`` (first wins)."""

@@ -7,6 +7,7 @@ import struct
 
 __all__ = [
     "DATA_ERROR_CODES",
+    "BrokerNotReachable",
     "MigrationError",
     "QueryError",
     "QueryRefused",
@@ -34,7 +35,11 @@ class QueryRefused(QueryError):
 
 
 class StoreNotReachable(SinkError):
-    """No embedded owner answered and the store could not be opened directly."""
+    """The store could not be opened, or its embedded owner does not answer."""
+
+
+class BrokerNotReachable(SinkError):
+    """The sink's consumer could not reach Kafka at start."""
 
 
 # ClickHouse error codes caused by the rows themselves: retrying the same rows cannot succeed,

@@ -14,6 +14,7 @@ import signal
 
 from sinks.clickhouse import connect
 from sinks.config import SinkSettings
+from sinks.errors import StoreNotReachable
 from sinks.migrations import migrate
 from sinks.owner import OwnerInfo, remove_owner, write_owner
 from sinks.server import QueryServer, bind_socket, build_app
@@ -34,7 +35,10 @@ async def run_sink(settings: SinkSettings, stop: asyncio.Event | None = None) ->
     stop = stop or _stop_on_signals()
     tune_gc()
     db = settings.clickhouse_database
-    client = connect(settings.url)
+    try:
+        client = connect(settings.url)
+    except Exception as exc:
+        raise StoreNotReachable(f"cannot open the store: {exc}") from exc
     server: QueryServer | None = None
     data_dir = settings.embedded_dir
     try:

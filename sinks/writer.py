@@ -28,7 +28,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from schemas.topics import Topics
 from sinks.buffer import Batch, BatchBuffer, unique_by_key
 from sinks.config import SinkSettings
-from sinks.errors import SinkError
+from sinks.errors import BrokerNotReachable, SinkError
 from sinks.rows import (
     ALERTS,
     DEAD_LETTERS,
@@ -45,6 +45,9 @@ from sinks.store import ClickHouseStore
 __all__ = ["SinkWriter", "store_batch"]
 
 log = logging.getLogger(__name__)
+
+REBALANCE_TIMEOUT_MS = 6_000
+"""Also bounds how long a member may take to flush when partitions are revoked."""
 
 
 def _utcnow() -> datetime:
@@ -89,15 +92,15 @@ def store_batch(store: ClickHouseStore, batch: Batch, now: datetime, stats: Sink
     stats.rows_rejected += len(rejected)
 
 
-class _DropRevoked(ConsumerRebalanceListener):
-    """Revoked partitions are re-read by their next owner from the last commit, so their
-    buffered records are dropped here instead of flushed during the rebalance."""
+class _OnRebalance(ConsumerRebalanceListener):
+    """Before partitions move, store and commit everything consumed so far: the next owner
+    starts from that commit, and finds stored whatever a failed commit makes it re-read."""
 
-    def __init__(self, buffer: BatchBuffer) -> None:
-        self.buffer = buffer
+    def __init__(self, writer: SinkWriter) -> None:
+        self.writer = writer
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        self.buffer.drop_partitions((tp.topic, tp.partition) for tp in revoked)
+        await self.writer.flush()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         return None
@@ -129,6 +132,14 @@ class SinkWriter:
         self._next: dict[TopicPartition, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._in_flight: asyncio.Task[None] | None = None
+        self._handover = asyncio.Lock()
+
+    def assigned(self) -> set[tuple[str, int]]:
+        """The topic-partitions this writer owns right now (empty before the group join)."""
+        consumer = self._consumer
+        if consumer is None:
+            return set()
+        return {(tp.topic, tp.partition) for tp in consumer.assignment()}
 
     def _consumer_for(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -142,7 +153,7 @@ class SinkWriter:
             # The group join waits up to the rebalance timeout for members; aiokafka's default
             # (5 min via max_poll_interval) made a lone sink's first join slow on Tansu.
             session_timeout_ms=6_000,
-            rebalance_timeout_ms=6_000,
+            rebalance_timeout_ms=REBALANCE_TIMEOUT_MS,
             heartbeat_interval_ms=1_000,
         )
 
@@ -152,9 +163,14 @@ class SinkWriter:
         topics = self.topics
         consumer.subscribe(
             [topics.usage_enriched, topics.usage_dlq, topics.budget_alerts],
-            listener=_DropRevoked(self.buffer),
+            listener=_OnRebalance(self),
         )
-        await consumer.start()
+        try:
+            await consumer.start()
+        except KafkaError as exc:
+            raise BrokerNotReachable(
+                f"cannot reach Kafka at {self.settings.kafka_bootstrap}: {exc}"
+            ) from exc
         last_log = self.clock()
         poll_ms = max(10, int(self.settings.sink_batch_seconds * 1000 / 4))
         try:
@@ -220,12 +236,14 @@ class SinkWriter:
 
     async def _start_flush(self) -> None:
         """Wait for the batch in flight (stored and committed), then hand the buffer over to
-        a new flush task. An error of the previous flush propagates from here."""
-        if self._in_flight is not None:
-            in_flight, self._in_flight = self._in_flight, None
-            await in_flight
-        if not self.buffer.empty:
-            self._in_flight = asyncio.create_task(self._store_and_commit(self.buffer.drain()))
+        a new flush task. An error of the previous flush propagates from here. The lock keeps
+        the main loop and a rebalance from starting two flushes at once."""
+        async with self._handover:
+            if self._in_flight is not None:
+                in_flight, self._in_flight = self._in_flight, None
+                await in_flight
+            if not self.buffer.empty:
+                self._in_flight = asyncio.create_task(self._store_and_commit(self.buffer.drain()))
 
     async def flush(self) -> None:
         """Store everything buffered, then commit its offsets (in that order); returns when

@@ -90,5 +90,8 @@ def test_100k_events_exact_after_kill_restart_and_full_replay(tansu, topics, tmp
         assert stats["duplicates_skipped"] == EVENTS, (stats, sink.log_tail())
         assert stats["rows_stored"] == 0
         assert sink.query(TOTALS).result_rows[0] == expected
+        # Observable: nothing left behind on the enriched topic once the replay is stored.
+        lag = {k: v for k, v in stats["lag"].items() if "usage.enriched" in k}
+        assert len(lag) == 4 and sum(lag.values()) == 0, stats
     finally:
         sink.stop()

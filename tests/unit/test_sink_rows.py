@@ -100,17 +100,6 @@ def test_buffer_flushes_on_rows_or_age_and_tracks_offsets():
     assert buffer.empty and not buffer.due(1000.0)
 
 
-def test_buffer_forgets_revoked_partitions():
-    buffer = BatchBuffer(max_rows=100, max_seconds=1.0)
-    buffer.add("t", 0, 1, 0.0, usage=_items(2))
-    other = decode_record(USAGE, "t", 1, 3, encode_batch(enriched_events(3, seed=2)), NOW)
-    buffer.add("t", 1, 3, 0.0, usage=other.items)
-    buffer.drop_partitions([("t", 0)])
-    batch = buffer.drain()
-    assert batch.offsets == {("t", 1): (3, 3)}
-    assert {i.origin.partition for i in batch.usage} == {1}
-
-
 def test_unique_by_key_keeps_first_and_skips_seen():
     items = _items(3) + _items(3)
     kept = unique_by_key(items, seen={items[0].key})
