@@ -51,7 +51,8 @@ _seen = SeenIndex(
     max_events=settings.dedupe_max_events,
 )
 _marks = OutputMarks(settings.kafka_bootstrap, enriched_topic.get_topic_name())
-_ready: set[int] = set()
+_marked: set[int] = set()
+_indexed: set[int] = set()
 _bindings: dict[bytes, KeyBinding | None] = {}
 
 
@@ -74,32 +75,40 @@ def _binding(api_key_id: str) -> KeyBinding | None:
     return binding
 
 
-async def _take_over(partition: int) -> None:
-    """Before the first record of a newly owned partition: rebuild the dedupe memory of it and
-    of every other raw partition this worker was given (from the recovered table) and learn
-    how far their output already got. Done for all at once, so it costs one consumer start."""
+def _raw_partitions(tps: set[Any]) -> list[int]:
     raw_name = raw_topic.get_topic_name()
-    assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == raw_name}
-    partitions = sorted((assigned | {partition}) - _ready)
-    prefixes = tuple(f"{p}/" for p in partitions)
-    for position, value in list(seen_table.items()):
-        if isinstance(position, str) and position.startswith(prefixes):
-            entry = SeenEntry(tuple(value["ids"]), datetime.fromisoformat(value["at"]))
-            _seen.add(int(position.partition("/")[0]), position, entry)
-    marks = await _marks.load(partitions)
-    _ready.update(partitions)
-    log.info(
-        "took over partitions %s: %d ids remembered, output marks %s", partitions, len(_seen), marks
-    )
+    return sorted(tp.partition for tp in tps if tp.topic == raw_name)
+
+
+@app.on_partitions_assigned.connect
+async def _on_assigned(sender: Any, assigned: set[Any], **kwargs: Any) -> None:
+    """Learn how far the output of each newly owned raw partition got, while Faust still
+    holds the partitions paused (before any of their records reach the agent)."""
+    new = [p for p in _raw_partitions(assigned) if p not in _marked]
+    if new:
+        marks = await _marks.load(new)
+        _marked.update(new)
+        log.info("output marks of raw partitions: %s", marks)
 
 
 @app.on_partitions_revoked.connect
 async def _on_revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
-    for tp in revoked:
-        if tp.topic == raw_topic.get_topic_name():
-            _ready.discard(tp.partition)
-            _seen.drop_partition(tp.partition)
-            _marks.forget(tp.partition)
+    for partition in _raw_partitions(revoked):
+        _marked.discard(partition)
+        _indexed.discard(partition)
+        _seen.drop_partition(partition)
+        _marks.forget(partition)
+
+
+def _index(partition: int) -> None:
+    """Rebuild a newly owned partition's dedupe memory from the (recovered) table."""
+    prefix = f"{partition}/"
+    for position, value in list(seen_table.items()):
+        if isinstance(position, str) and position.startswith(prefix):
+            entry = SeenEntry(tuple(value["ids"]), datetime.fromisoformat(value["at"]))
+            _seen.add(partition, position, entry)
+    _indexed.add(partition)
+    log.info("partition %d: dedupe memory rebuilt, %d ids in total", partition, len(_seen))
 
 
 @app.agent(raw_topic)
@@ -107,8 +116,11 @@ async def enrich_usage(stream: Any) -> None:
     async for event in stream.events():
         message = event.message
         partition = message.partition
-        if partition not in _ready:
-            await _take_over(partition)
+        if partition not in _indexed:
+            _index(partition)
+        if partition not in _marked:  # assigned without the signal having run: never guess
+            await _marks.load([partition])
+            _marked.add(partition)
         now = datetime.now(UTC)
         key = (message.key or b"").decode("utf-8", "replace")
         position = SourcePosition(message.topic, partition, message.offset)
