@@ -80,11 +80,15 @@ def _raw_partitions(tps: set[Any]) -> list[int]:
     return sorted(tp.partition for tp in tps if tp.topic == raw_name)
 
 
-@app.on_partitions_assigned.connect
-async def _on_assigned(sender: Any, assigned: set[Any], **kwargs: Any) -> None:
-    """Learn how far the output of each newly owned raw partition got, while Faust still
-    holds the partitions paused (before any of their records reach the agent)."""
-    new = [p for p in _raw_partitions(assigned) if p not in _marked]
+@app.on_rebalance_complete.connect
+async def _on_rebalance_complete(sender: Any, **kwargs: Any) -> None:
+    """Learn how far the output of each newly owned raw partition got.
+
+    Faust sends this signal when table recovery is done and before it resumes the stream
+    partitions, so no record of a new partition reaches the agent before its mark is known.
+    (Awaiting this broker round trip inside the agent instead was seen to stall a restarted
+    worker on Tansu.)"""
+    new = [p for p in _raw_partitions(app.consumer.assignment()) if p not in _marked]
     if new:
         marks = await _marks.load(new)
         _marked.update(new)
@@ -118,7 +122,8 @@ async def enrich_usage(stream: Any) -> None:
         partition = message.partition
         if partition not in _indexed:
             _index(partition)
-        if partition not in _marked:  # assigned without the signal having run: never guess
+        if partition not in _marked:  # not expected (see _on_rebalance_complete); never guess
+            log.warning("partition %d: output mark not loaded yet, loading it now", partition)
             await _marks.load([partition])
             _marked.add(partition)
         now = datetime.now(UTC)
