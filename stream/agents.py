@@ -140,14 +140,14 @@ async def enrich_usage(stream: Any) -> None:
                 "at": now.isoformat(),
             }
         if outcome.enriched and message.offset > _marks.get(partition):
-            enriched_topic.send_soon(
+            await enriched_topic.send(
                 key=message.key,
                 value=outcome.enriched_value(),
                 partition=partition,
                 headers=[(SOURCE_OFFSET_HEADER, str(message.offset).encode())],
             )
         if outcome.dead_letters:
-            dlq_topic.send_soon(
+            await dlq_topic.send(
                 key=str(position).encode(), value=encode_batch(outcome.dead_letters)
             )
 
