@@ -98,10 +98,18 @@ class Enricher:
     tolerance_percent: Decimal
     max_record_bytes: int
     counts: StreamCounts = field(default_factory=StreamCounts)
+    _who: dict[tuple[tuple[str, ...], KeyBinding | None], Attribution] = field(default_factory=dict)
+    """Attribution by (tags, binding): the same customer/feature tags recur on most events."""
 
     def enrich(self, event: UsageEvent, binding: KeyBinding | None, now: datetime) -> EnrichedRow:
         """Attribute and price one valid event."""
-        who = attribute(event, binding)
+        who_key = (tuple(event.tags), binding)
+        who = self._who.get(who_key)
+        if who is None:
+            who = attribute(event, binding)
+            if len(self._who) >= 50_000:
+                self._who.clear()
+            self._who[who_key] = who
         price = self.price_book.lookup(event.provider, event.model, event.occurred_at)
         priced = decide_cost(price, event.tokens, event.provider_cost, self.tolerance_percent)
         if priced.cost_source is CostSource.UNPRICED:
