@@ -1,8 +1,9 @@
 """The usage agent: ``meterline.usage.raw`` -> ``meterline.usage.enriched`` + ``.dlq``.
 
 A thin shell around :class:`stream.enrich.Enricher`. Per raw record it does one dedupe table
-write, sends at most one enriched record (a JSON array, key = api_key_id, to the same partition
-number) and at most one DLQ record (a JSON array of dead letters).
+write, sends one enriched record (a JSON array, key = api_key_id, to the same partition number)
+and at most one DLQ record (a JSON array of dead letters). Only output larger than
+``max_output_record_bytes`` is split over several records.
 
 Delivery guarantee. Faust flushes the producer before it commits source offsets, so output is
 at least once; a SIGKILL replays records after the last commit. Two things make the enriched
@@ -10,9 +11,9 @@ topic exact anyway:
 
 1. the dedupe entry names the record position where an id was first seen, so replaying that
    record does not mistake its own events for duplicates (nothing lost), and
-2. each enriched record carries its raw offset in a header; when the worker takes a partition
-   over it reads the last enriched record of that partition and does not emit again the output
-   of records at or below that offset (nothing doubled).
+2. each enriched record carries its raw offset (and chunk number) in a header; when the worker
+   takes a partition over it reads the last enriched record of that partition and does not
+   emit again output at or below that mark (nothing doubled).
 
 Dead letters are at least once; their ids are deterministic in the source position, so the sink
 keeps one row each.
@@ -26,12 +27,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schemas.codec import encode_batch
 from schemas.keys import KeyBinding
 from stream.app import app, settings
 from stream.dedupe import SeenEntry, SeenIndex
 from stream.enrich import Enricher
-from stream.output_marks import SOURCE_OFFSET_HEADER, OutputMarks
+from stream.output_marks import SOURCE_OFFSET_HEADER, OutputMarks, format_mark
 from stream.price_file import build_price_book
 from stream.tables import keys_table, seen_table
 from stream.topics import dlq_topic, enriched_topic, raw_topic
@@ -139,17 +139,17 @@ async def enrich_usage(stream: Any) -> None:
                 "ids": list(outcome.seen_entry.event_ids),
                 "at": now.isoformat(),
             }
-        if outcome.enriched and message.offset > _marks.get(partition):
-            await enriched_topic.send(
-                key=message.key,
-                value=outcome.enriched_value(),
-                partition=partition,
-                headers=[(SOURCE_OFFSET_HEADER, str(message.offset).encode())],
-            )
-        if outcome.dead_letters:
-            await dlq_topic.send(
-                key=str(position).encode(), value=encode_batch(outcome.dead_letters)
-            )
+        mark = _marks.get(partition)
+        for chunk, value in enumerate(outcome.enriched_values(settings.max_output_record_bytes)):
+            if (message.offset, chunk) > mark:
+                await enriched_topic.send(
+                    key=message.key,
+                    value=value,
+                    partition=partition,
+                    headers=[(SOURCE_OFFSET_HEADER, format_mark(message.offset, chunk))],
+                )
+        for value in outcome.dead_letter_values(settings.max_output_record_bytes):
+            await dlq_topic.send(key=str(position).encode(), value=value)
 
 
 @app.timer(interval=30.0)

@@ -35,3 +35,6 @@ class StreamSettings(BaseSettings):
     """provider_cost differing from computed_cost by more than this percent is flagged."""
     max_record_bytes: int = Field(default=1024 * 1024, ge=1024)
     """Raw records larger than this become an ``oversized`` dead letter."""
+    max_output_record_bytes: int = Field(default=512 * 1024, ge=16 * 1024, le=900 * 1024)
+    """Enriched/DLQ output of one raw record is split into records of at most this size
+    (below Kafka's default 1 MiB message limit)."""
