@@ -31,6 +31,7 @@ from schemas.keys import KeyBinding
 from stream.app import app, settings
 from stream.dedupe import SeenEntry, SeenIndex
 from stream.enrich import Enricher
+from stream.errors import PriceFileError
 from stream.output_marks import SOURCE_OFFSET_HEADER, OutputMarks, format_mark
 from stream.price_file import build_price_book
 from stream.tables import keys_table, seen_table
@@ -41,11 +42,12 @@ __all__ = ["enrich_usage", "enricher"]
 
 log = logging.getLogger(__name__)
 
-enricher = Enricher(
-    build_price_book(settings.price_file),
-    settings.cost_tolerance_percent,
-    settings.max_record_bytes,
-)
+try:
+    _price_book = build_price_book(settings.price_file)
+except PriceFileError as exc:
+    # A worker must not start on a price book it cannot read; say why without a traceback.
+    raise SystemExit(f"meterline stream: bad METERLINE_PRICE_FILE: {exc}") from exc
+enricher = Enricher(_price_book, settings.cost_tolerance_percent, settings.max_record_bytes)
 _seen = SeenIndex(
     horizon=timedelta(hours=settings.dedupe_horizon_hours),
     max_events=settings.dedupe_max_events,
