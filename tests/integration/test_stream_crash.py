@@ -59,8 +59,8 @@ def _records(batches, rng: random.Random, with_bad: bool):
 
 def test_sigkill_mid_stream_keeps_enriched_exactly_once(tansu, topics, tmp_path):
     rng = random.Random(11)
-    first = _batches(240, 100, rng)
-    second = _batches(60, 100, rng)
+    first = _batches(160, 100, rng)
+    second = _batches(40, 100, rng)
     first_records, bad_first = _records(first, rng, with_bad=True)
     second_records, bad_second = _records(second, rng, with_bad=True)
     # Gateway retries: whole batches and single events of the first phase sent again later.
