@@ -11,18 +11,23 @@ import pytest
 
 from schemas.codec import decode_batch
 from schemas.usage import EnrichedUsage
-from stream.testing import StreamWorker, produce_records, read_records
-from tests.integration.test_stream_crash import _batches, _records
+from stream.testing import (
+    StreamWorker,
+    batch_records,
+    produce_records,
+    read_records,
+    usage_batches,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_second_worker_joining_mid_stream_keeps_enriched_exactly_once(tansu, topics, tmp_path):
     rng = random.Random(5)
-    first = _batches(160, 100, rng)
-    second = _batches(80, 100, rng)
-    first_records, _ = _records(first, rng, with_bad=False)
-    second_records, _ = _records(second, rng, with_bad=False)
+    first = usage_batches(160, 100, rng)
+    second = usage_batches(80, 100, rng)
+    first_records, _ = batch_records(first, rng)
+    second_records, _ = batch_records(second, rng)
     expected = {e.event_id for b in first + second for e in b}
 
     def worker(name: str) -> StreamWorker:
