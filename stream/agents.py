@@ -1,8 +1,9 @@
 """The usage agent: ``meterline.usage.raw`` -> ``meterline.usage.enriched`` + ``.dlq``.
 
 A thin shell around :class:`stream.enrich.Enricher`. Per raw record it does one dedupe table
-write, sends at most one enriched record (a JSON array, key = api_key_id, to the same partition
-number) and at most one DLQ record (a JSON array of dead letters).
+write, sends one enriched record (a JSON array, key = api_key_id, to the same partition number)
+and at most one DLQ record (a JSON array of dead letters). Only output larger than
+``max_output_record_bytes`` is split over several records.
 
 Delivery guarantee. Faust flushes the producer before it commits source offsets, so output is
 at least once; a SIGKILL replays records after the last commit. Two things make the enriched
@@ -10,9 +11,9 @@ topic exact anyway:
 
 1. the dedupe entry names the record position where an id was first seen, so replaying that
    record does not mistake its own events for duplicates (nothing lost), and
-2. each enriched record carries its raw offset in a header; when the worker takes a partition
-   over it reads the last enriched record of that partition and does not emit again the output
-   of records at or below that offset (nothing doubled).
+2. each enriched record carries its raw offset (and chunk number) in a header; when the worker
+   takes a partition over it reads the last enriched record of that partition and does not
+   emit again output at or below that mark (nothing doubled).
 
 Dead letters are at least once; their ids are deterministic in the source position, so the sink
 keeps one row each.
@@ -26,12 +27,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schemas.codec import encode_batch
 from schemas.keys import KeyBinding
 from stream.app import app, settings
 from stream.dedupe import SeenEntry, SeenIndex
 from stream.enrich import Enricher
-from stream.output_marks import SOURCE_OFFSET_HEADER, OutputMarks
+from stream.errors import PriceFileError
+from stream.output_marks import SOURCE_OFFSET_HEADER, OutputMarks, format_mark
 from stream.price_file import build_price_book
 from stream.tables import keys_table, seen_table
 from stream.topics import dlq_topic, enriched_topic, raw_topic
@@ -41,17 +42,19 @@ __all__ = ["enrich_usage", "enricher"]
 
 log = logging.getLogger(__name__)
 
-enricher = Enricher(
-    build_price_book(settings.price_file),
-    settings.cost_tolerance_percent,
-    settings.max_record_bytes,
-)
+try:
+    _price_book = build_price_book(settings.price_file)
+except PriceFileError as exc:
+    # A worker must not start on a price book it cannot read; say why without a traceback.
+    raise SystemExit(f"meterline stream: bad METERLINE_PRICE_FILE: {exc}") from exc
+enricher = Enricher(_price_book, settings.cost_tolerance_percent, settings.max_record_bytes)
 _seen = SeenIndex(
     horizon=timedelta(hours=settings.dedupe_horizon_hours),
     max_events=settings.dedupe_max_events,
 )
 _marks = OutputMarks(settings.kafka_bootstrap, enriched_topic.get_topic_name())
-_ready: set[int] = set()
+_marked: set[int] = set()
+_indexed: set[int] = set()
 _bindings: dict[bytes, KeyBinding | None] = {}
 
 
@@ -74,32 +77,44 @@ def _binding(api_key_id: str) -> KeyBinding | None:
     return binding
 
 
-async def _take_over(partition: int) -> None:
-    """Before the first record of a newly owned partition: rebuild the dedupe memory of it and
-    of every other raw partition this worker was given (from the recovered table) and learn
-    how far their output already got. Done for all at once, so it costs one consumer start."""
+def _raw_partitions(tps: set[Any]) -> list[int]:
     raw_name = raw_topic.get_topic_name()
-    assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == raw_name}
-    partitions = sorted((assigned | {partition}) - _ready)
-    prefixes = tuple(f"{p}/" for p in partitions)
-    for position, value in list(seen_table.items()):
-        if isinstance(position, str) and position.startswith(prefixes):
-            entry = SeenEntry(tuple(value["ids"]), datetime.fromisoformat(value["at"]))
-            _seen.add(int(position.partition("/")[0]), position, entry)
-    marks = await _marks.load(partitions)
-    _ready.update(partitions)
-    log.info(
-        "took over partitions %s: %d ids remembered, output marks %s", partitions, len(_seen), marks
-    )
+    return sorted(tp.partition for tp in tps if tp.topic == raw_name)
+
+
+@app.on_rebalance_complete.connect
+async def _on_rebalance_complete(sender: Any, **kwargs: Any) -> None:
+    """Learn how far the output of each newly owned raw partition got.
+
+    Faust sends this signal when table recovery is done and before it resumes the stream
+    partitions, so no record of a new partition reaches the agent before its mark is known.
+    (Awaiting this broker round trip inside the agent instead was seen to stall a restarted
+    worker on Tansu.)"""
+    new = [p for p in _raw_partitions(app.consumer.assignment()) if p not in _marked]
+    if new:
+        marks = await _marks.load(new)
+        _marked.update(new)
+        log.info("output marks of raw partitions: %s", marks)
 
 
 @app.on_partitions_revoked.connect
 async def _on_revoked(sender: Any, revoked: set[Any], **kwargs: Any) -> None:
-    for tp in revoked:
-        if tp.topic == raw_topic.get_topic_name():
-            _ready.discard(tp.partition)
-            _seen.drop_partition(tp.partition)
-            _marks.forget(tp.partition)
+    for partition in _raw_partitions(revoked):
+        _marked.discard(partition)
+        _indexed.discard(partition)
+        _seen.drop_partition(partition)
+        _marks.forget(partition)
+
+
+def _index(partition: int) -> None:
+    """Rebuild a newly owned partition's dedupe memory from the (recovered) table."""
+    prefix = f"{partition}/"
+    for position, value in list(seen_table.items()):
+        if isinstance(position, str) and position.startswith(prefix):
+            entry = SeenEntry(tuple(value["ids"]), datetime.fromisoformat(value["at"]))
+            _seen.add(partition, position, entry)
+    _indexed.add(partition)
+    log.info("partition %d: dedupe memory rebuilt, %d ids in total", partition, len(_seen))
 
 
 @app.agent(raw_topic)
@@ -107,8 +122,12 @@ async def enrich_usage(stream: Any) -> None:
     async for event in stream.events():
         message = event.message
         partition = message.partition
-        if partition not in _ready:
-            await _take_over(partition)
+        if partition not in _indexed:
+            _index(partition)
+        if partition not in _marked:  # not expected (see _on_rebalance_complete); never guess
+            log.warning("partition %d: output mark not loaded yet, loading it now", partition)
+            await _marks.load([partition])
+            _marked.add(partition)
         now = datetime.now(UTC)
         key = (message.key or b"").decode("utf-8", "replace")
         position = SourcePosition(message.topic, partition, message.offset)
@@ -122,17 +141,17 @@ async def enrich_usage(stream: Any) -> None:
                 "ids": list(outcome.seen_entry.event_ids),
                 "at": now.isoformat(),
             }
-        if outcome.enriched and message.offset > _marks.get(partition):
-            enriched_topic.send_soon(
-                key=message.key,
-                value=outcome.enriched_value(),
-                partition=partition,
-                headers=[(SOURCE_OFFSET_HEADER, str(message.offset).encode())],
-            )
-        if outcome.dead_letters:
-            dlq_topic.send_soon(
-                key=str(position).encode(), value=encode_batch(outcome.dead_letters)
-            )
+        mark = _marks.get(partition)
+        for chunk, value in enumerate(outcome.enriched_values(settings.max_output_record_bytes)):
+            if (message.offset, chunk) > mark:
+                await enriched_topic.send(
+                    key=message.key,
+                    value=value,
+                    partition=partition,
+                    headers=[(SOURCE_OFFSET_HEADER, format_mark(message.offset, chunk))],
+                )
+        for value in outcome.dead_letter_values(settings.max_output_record_bytes):
+            await dlq_topic.send(key=str(position).encode(), value=value)
 
 
 @app.timer(interval=30.0)

@@ -40,7 +40,8 @@ class Attribution:
 def attribute(event: UsageEvent, binding: KeyBinding | None) -> Attribution:
     """Who an event is for. ``customer`` is the first ``customer:`` tag (``unattributed`` when
     absent or longer than an id may be), ``feature`` the first ``feature:`` tag (empty when
-    absent); each event yields exactly one customer, so it is never counted twice."""
+    absent); each event yields exactly one customer, so it is never counted twice. Depends only
+    on ``event.tags`` and ``binding`` (callers may cache on them)."""
     flags: list[str] = []
     customer = UNATTRIBUTED
     feature = ""

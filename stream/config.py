@@ -29,12 +29,16 @@ class StreamSettings(BaseSettings):
     dedupe_horizon_hours: float = Field(default=48.0, gt=0)
     """How long an event_id is remembered after it was first seen; later duplicates are left to
     the sink's ReplacingMergeTree."""
-    dedupe_max_events: int = Field(default=2_000_000, ge=1000)
-    """Upper bound of remembered event ids per worker (oldest forgotten first)."""
+    dedupe_max_events: int = Field(default=1_000_000, ge=1000)
+    """Upper bound of remembered event ids per worker, oldest forgotten first (~200 bytes of
+    memory each). At a sustained rate R the effective horizon is min(horizon, this / R)."""
     cost_tolerance_percent: Decimal = Field(default=Decimal(5), ge=0, allow_inf_nan=False)
     """provider_cost differing from computed_cost by more than this percent is flagged."""
     max_record_bytes: int = Field(default=1024 * 1024, ge=1024)
     """Raw records larger than this become an ``oversized`` dead letter."""
+    max_output_record_bytes: int = Field(default=512 * 1024, ge=16 * 1024, le=900 * 1024)
+    """Enriched/DLQ output of one raw record is split into records of at most this size
+    (below Kafka's default 1 MiB message limit)."""
 
 
 class BudgetStreamSettings(BaseSettings):

@@ -38,7 +38,7 @@ class SeenEntry:
 @dataclass
 class SeenIndex:
     horizon: timedelta
-    max_events: int = 2_000_000
+    max_events: int = 1_000_000
     _first_seen: dict[str, str] = field(default_factory=dict)
     """event_id -> position (``"partition/offset"``) of the record it was first seen in."""
     _order: dict[int, deque[tuple[str, SeenEntry]]] = field(default_factory=dict)

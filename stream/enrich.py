@@ -4,14 +4,14 @@ moves bytes and persists the index's new entry."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 import orjson
 
-from schemas.codec import join_encoded
+from schemas.codec import encode_one, join_encoded
 from schemas.dead_letters import DeadLetter
 from schemas.keys import KeyBinding
 from schemas.usage import CostSource, EnrichedUsage, UsageEvent
@@ -20,7 +20,7 @@ from stream.dedupe import SeenEntry, SeenIndex
 from stream.pricing import PriceBook, PricedCost, decide_cost
 from stream.validation import SourcePosition, parse_record
 
-__all__ = ["EnrichedRow", "Enricher", "RecordOutcome", "StreamCounts"]
+__all__ = ["EnrichedRow", "Enricher", "RecordOutcome", "StreamCounts", "chunk_encoded"]
 
 BindingLookup = Callable[[str], KeyBinding | None]
 
@@ -87,6 +87,32 @@ class RecordOutcome:
         """The enriched record value: a JSON array of ``EnrichedUsage``."""
         return join_encoded(row.to_json() for row in self.enriched)
 
+    def enriched_values(self, max_bytes: int) -> list[bytes]:
+        """The enriched output as record values of at most ``max_bytes`` each: one value for
+        any record the gateway's producer makes, more only for an unusually large one."""
+        return chunk_encoded((row.to_json() for row in self.enriched), max_bytes)
+
+    def dead_letter_values(self, max_bytes: int) -> list[bytes]:
+        """The dead letters as JSON-array record values of at most ``max_bytes`` each."""
+        return chunk_encoded((encode_one(d) for d in self.dead_letters), max_bytes)
+
+
+def chunk_encoded(encoded: Iterable[bytes], max_bytes: int) -> list[bytes]:
+    """JSON arrays of the encoded messages, in order, each at most ``max_bytes`` long (a single
+    message longer than that gets an array of its own)."""
+    chunks: list[bytes] = []
+    current: list[bytes] = []
+    size = 2
+    for item in encoded:
+        if current and size + len(item) + 1 > max_bytes:
+            chunks.append(join_encoded(current))
+            current, size = [], 2
+        current.append(item)
+        size += len(item) + 1
+    if current:
+        chunks.append(join_encoded(current))
+    return chunks
+
 
 def _event_id(event: UsageEvent) -> str:
     return event.event_id
@@ -98,10 +124,18 @@ class Enricher:
     tolerance_percent: Decimal
     max_record_bytes: int
     counts: StreamCounts = field(default_factory=StreamCounts)
+    _who: dict[tuple[tuple[str, ...], KeyBinding | None], Attribution] = field(default_factory=dict)
+    """Attribution by (tags, binding): the same customer/feature tags recur on most events."""
 
     def enrich(self, event: UsageEvent, binding: KeyBinding | None, now: datetime) -> EnrichedRow:
         """Attribute and price one valid event."""
-        who = attribute(event, binding)
+        who_key = (tuple(event.tags), binding)
+        who = self._who.get(who_key)
+        if who is None:
+            who = attribute(event, binding)
+            if len(self._who) >= 50_000:
+                self._who.clear()
+            self._who[who_key] = who
         price = self.price_book.lookup(event.provider, event.model, event.occurred_at)
         priced = decide_cost(price, event.tokens, event.provider_cost, self.tolerance_percent)
         if priced.cost_source is CostSource.UNPRICED:

@@ -1,7 +1,8 @@
 """How far a raw partition's output already reached the enriched topic.
 
 The agent writes the enriched output of raw partition ``p`` to enriched partition ``p``, each
-record carrying the raw offset it came from in the ``SOURCE_OFFSET_HEADER`` header. After a crash
+record carrying ``"<raw offset>:<chunk>"`` in the ``SOURCE_OFFSET_HEADER`` header (a raw record
+yields one enriched record, chunk 0, unless its output exceeds the record size bound). After a crash
 the worker re-reads raw records whose offsets were never committed; the last record of enriched
 partition ``p`` tells which of those already produced their output, so they are not emitted twice.
 """
@@ -10,13 +11,27 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-__all__ = ["SOURCE_OFFSET_HEADER", "OutputMarks"]
+__all__ = ["NO_MARK", "SOURCE_OFFSET_HEADER", "Mark", "OutputMarks", "format_mark", "parse_mark"]
 
 SOURCE_OFFSET_HEADER = "meterline-source-offset"
 
 
+Mark = tuple[int, int]
+"""``(raw offset, chunk)`` of the last enriched record; ``(-1, -1)`` when there is none."""
+NO_MARK: Mark = (-1, -1)
+
+
+def format_mark(offset: int, chunk: int) -> bytes:
+    return f"{offset}:{chunk}".encode()
+
+
+def parse_mark(value: bytes) -> Mark:
+    offset, _, chunk = value.decode().partition(":")
+    return int(offset), int(chunk or 0)
+
+
 class OutputMarks:
-    """Per partition, the highest raw offset whose output is on the enriched topic (-1: none).
+    """Per partition, the ``(raw offset, chunk)`` of the last output on the enriched topic.
 
     ``load(p)`` reads it from the broker (the last record of enriched partition ``p``); call it
     when the worker takes over partition ``p`` and before it emits anything for it.
@@ -26,15 +41,15 @@ class OutputMarks:
         self.bootstrap = bootstrap
         self.topic = enriched_topic
         self.timeout_ms = int(timeout_s * 1000)
-        self._marks: dict[int, int] = {}
+        self._marks: dict[int, Mark] = {}
 
-    def get(self, partition: int) -> int:
-        return self._marks.get(partition, -1)
+    def get(self, partition: int) -> Mark:
+        return self._marks.get(partition, NO_MARK)
 
     def forget(self, partition: int) -> None:
         self._marks.pop(partition, None)
 
-    async def load(self, partitions: list[int]) -> dict[int, int]:
+    async def load(self, partitions: list[int]) -> dict[int, Mark]:
         """Read and remember the marks of ``partitions`` (one short-lived consumer for all).
         Raises ``TimeoutError`` when the broker does not return a partition's last record in
         time: the agent then fails rather than guess."""
@@ -51,12 +66,12 @@ class OutputMarks:
         self._marks.update(marks)
         return marks
 
-    async def _read(self, consumer: AIOKafkaConsumer, partition: int) -> int:
+    async def _read(self, consumer: AIOKafkaConsumer, partition: int) -> Mark:
         tp = TopicPartition(self.topic, partition)
         consumer.assign([tp])
         end = (await consumer.end_offsets([tp]))[tp]
         if end == 0:
-            return -1
+            return NO_MARK
         consumer.seek(tp, end - 1)
         records = (await consumer.getmany(tp, timeout_ms=self.timeout_ms)).get(tp, [])
         if not records:
@@ -66,5 +81,5 @@ class OutputMarks:
             )
         for name, value in records[-1].headers or ():
             if name == SOURCE_OFFSET_HEADER:
-                return int(value)
-        return -1
+                return parse_mark(value)
+        return NO_MARK

@@ -21,7 +21,9 @@ from schemas.usage import CostSource, TokenCounts
 __all__ = [
     "FLAG_COST_MISMATCH",
     "FLAG_UNPRICED",
+    "DatedPrice",
     "PriceBook",
+    "PriceSource",
     "PricedCost",
     "Rate",
     "Rates",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -12,10 +13,19 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import orjson
+
 ConsumerRecord = Any
 """aiokafka's ``ConsumerRecord`` (imported lazily: tests use these helpers, workers do not)."""
 
-__all__ = ["StreamWorker", "WorkerNotReady", "produce_records", "read_records"]
+__all__ = [
+    "StreamWorker",
+    "WorkerNotReady",
+    "batch_records",
+    "produce_records",
+    "read_records",
+    "usage_batches",
+]
 
 READY_LINE = "[^Worker]: Ready"
 
@@ -175,3 +185,45 @@ async def read_records(
     finally:
         await consumer.stop()
     return records
+
+
+def usage_batches(count: int, size: int, rng: random.Random, keys: int = 8) -> list[list[Any]]:
+    """``count`` batches of ``size`` valid events, one key per batch (round robin over
+    ``keys``), a third of them for a model no price source knows."""
+    from producers.events import usage_event
+
+    return [
+        [
+            usage_event(
+                api_key_id=f"key-{n % keys}",
+                provider="openai",
+                model=rng.choice(["gpt-4o", "gpt-4o-mini", "unknown-model"]),
+                customer=f"c{rng.randrange(20)}",
+                input_tokens=rng.randrange(1, 5000),
+                output_tokens=rng.randrange(0, 900),
+            )
+            for _ in range(size)
+        ]
+        for n in range(count)
+    ]
+
+
+def batch_records(
+    batches: list[list[Any]], rng: random.Random, *, bad_share: float = 0.0
+) -> tuple[list[tuple[bytes, bytes]], list[str]]:
+    """Raw records (key, JSON array) of ``batches``; about ``bad_share`` of them get one extra
+    invalid event (a naive timestamp). Returns the records and the bad events' ids."""
+    from schemas.codec import encode_one
+
+    records = []
+    bad_ids: list[str] = []
+    for batch in batches:
+        elements = [encode_one(e) for e in batch]
+        if rng.random() < bad_share:
+            broken = orjson.loads(elements[0])
+            broken["occurred_at"] = "2025-01-01T00:00:00"
+            broken["event_id"] = f"bad-{len(bad_ids)}"
+            bad_ids.append(broken["event_id"])
+            elements.append(orjson.dumps(broken))
+        records.append((batch[0].api_key_id.encode(), b"[" + b",".join(elements) + b"]"))
+    return records, bad_ids

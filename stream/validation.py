@@ -20,7 +20,8 @@ from schemas.usage import USAGE_SCHEMA_VERSION, UsageEvent
 __all__ = ["MAX_KEPT_RAW_BYTES", "ParsedRecord", "SourcePosition", "parse_record"]
 
 MAX_KEPT_RAW_BYTES = 64 * 1024
-"""An oversized record keeps only its first bytes in the dead letter (the reason says so)."""
+"""A dead letter keeps at most this many bytes of the raw input (the reason says when it was
+cut), so a dead letter always fits a Kafka record."""
 
 _BATCH = TypeAdapter(list[UsageEvent])
 
@@ -66,6 +67,9 @@ def _dead(
     key: str,
     event_id: str = "",
 ) -> DeadLetter:
+    if len(raw) > MAX_KEPT_RAW_BYTES:
+        reason = f"{reason[:3900]} (raw cut to its first {MAX_KEPT_RAW_BYTES} of {len(raw)} bytes)"
+        raw = raw[:MAX_KEPT_RAW_BYTES]
     return DeadLetter(
         dead_letter_id=position.dead_letter_id(index),
         source_topic=position.topic,
@@ -138,9 +142,8 @@ def parse_record(
                 position,
                 -1,
                 ErrorKind.OVERSIZED,
-                f"record of {len(value)} bytes exceeds the bound of {max_record_bytes} bytes; "
-                f"raw keeps its first {min(len(value), MAX_KEPT_RAW_BYTES)} bytes",
-                value[:MAX_KEPT_RAW_BYTES],
+                f"record of {len(value)} bytes exceeds the bound of {max_record_bytes} bytes",
+                value,
                 received_at,
                 key,
             )
@@ -170,7 +173,19 @@ def parse_record(
         return result
     checked = _check_one(decoded, position, -1, key, received_at)
     if isinstance(checked, DeadLetter):
-        result.dead_letters.append(checked.model_copy(update={"raw": value}))
+        # Re-made rather than copied so the record bytes get the same size cap.
+        result.dead_letters.append(
+            _dead(
+                position,
+                -1,
+                checked.error_kind,
+                checked.reason,
+                value,
+                received_at,
+                key,
+                checked.event_id,
+            )
+        )
     else:
         result.events.append(checked)
     return result

@@ -10,59 +10,26 @@ from collections import Counter
 import orjson
 import pytest
 
-from producers.events import usage_event
 from schemas.codec import decode_batch, encode_batch, encode_one
 from schemas.dead_letters import DeadLetter
 from schemas.usage import EnrichedUsage
-from stream.testing import StreamWorker, produce_records, read_records
+from stream.testing import (
+    StreamWorker,
+    batch_records,
+    produce_records,
+    read_records,
+    usage_batches,
+)
 
 pytestmark = pytest.mark.integration
-
-KEYS = [f"key-{i}" for i in range(8)]
-
-
-def _batches(count: int, size: int, rng: random.Random):
-    batches = []
-    for n in range(count):
-        key = KEYS[n % len(KEYS)]
-        batches.append(
-            [
-                usage_event(
-                    api_key_id=key,
-                    provider="openai",
-                    model=rng.choice(["gpt-4o", "gpt-4o-mini", "unknown-model"]),
-                    customer=f"c{rng.randrange(20)}",
-                    input_tokens=rng.randrange(1, 5000),
-                    output_tokens=rng.randrange(0, 900),
-                )
-                for _ in range(size)
-            ]
-        )
-    return batches
-
-
-def _records(batches, rng: random.Random, with_bad: bool):
-    records = []
-    bad_ids = []
-    for batch in batches:
-        key = batch[0].api_key_id.encode()
-        elements = [encode_one(e) for e in batch]
-        if with_bad and rng.random() < 0.2:
-            broken = orjson.loads(elements[0])
-            broken["occurred_at"] = "2025-01-01T00:00:00"  # naive: refused
-            broken["event_id"] = f"bad-{len(bad_ids)}"
-            bad_ids.append(broken["event_id"])
-            elements.append(orjson.dumps(broken))
-        records.append((key, b"[" + b",".join(elements) + b"]"))
-    return records, bad_ids
 
 
 def test_sigkill_mid_stream_keeps_enriched_exactly_once(tansu, topics, tmp_path):
     rng = random.Random(11)
-    first = _batches(240, 100, rng)
-    second = _batches(60, 100, rng)
-    first_records, bad_first = _records(first, rng, with_bad=True)
-    second_records, bad_second = _records(second, rng, with_bad=True)
+    first = usage_batches(160, 100, rng)
+    second = usage_batches(40, 100, rng)
+    first_records, bad_first = batch_records(first, rng, bad_share=0.2)
+    second_records, bad_second = batch_records(second, rng, bad_share=0.2)
     # Gateway retries: whole batches and single events of the first phase sent again later.
     retries = [(b[0].api_key_id.encode(), encode_batch(b)) for b in first[:10]]
     retries += [(e.api_key_id.encode(), encode_one(e)) for b in first[50:60] for e in b[:3]]

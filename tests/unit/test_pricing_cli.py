@@ -59,3 +59,11 @@ def test_show_defaults_to_genai_prices():
 def test_bad_date_is_a_usage_error():
     result = CliRunner().invoke(cli, ["prices", "show", "gpt-4o", "--at", "yesterday"])
     assert result.exit_code == 2 and "ISO date" in result.output
+
+
+def test_stream_run_refuses_a_bad_price_file_before_starting(tmp_path: Path):
+    path = tmp_path / "prices.yaml"
+    path.write_text("- provider: acme\n")
+    result = CliRunner().invoke(cli, ["stream", "run"], env={"METERLINE_PRICE_FILE": str(path)})
+    assert result.exit_code == 1
+    assert "prices.yaml:1: prices[0].model" in result.output

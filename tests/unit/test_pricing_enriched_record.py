@@ -6,12 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import orjson
+
 from producers.events import usage_event
-from schemas.codec import decode_batch, encode_batch
+from schemas.codec import decode_batch, encode_batch, join_encoded
 from schemas.keys import KeyBinding
 from schemas.usage import CostSource, EnrichedUsage
 from stream.dedupe import SeenIndex
-from stream.enrich import Enricher
+from stream.enrich import Enricher, chunk_encoded
+from stream.output_marks import NO_MARK, format_mark, parse_mark
 from stream.pricing import DatedPrice, PriceBook, Rates, UnitPrice
 from stream.validation import SourcePosition
 
@@ -76,3 +79,18 @@ def test_unpriced_events_are_counted_and_duplicates_are_not_enriched():
     assert first.seen_entry is not None and again.seen_entry is None
     counts = enricher.counts
     assert (counts.unpriced, counts.enriched, counts.duplicates) == (1, 1, 1)
+
+
+def test_large_output_is_split_into_bounded_arrays_in_order():
+    items = [b'{"n":%d,"pad":"%s"}' % (i, b"x" * 100) for i in range(50)]
+    chunks = chunk_encoded(items, 1000)
+    assert len(chunks) > 1 and all(len(c) <= 1000 for c in chunks)
+    assert [e for c in chunks for e in orjson.loads(c)] == [orjson.loads(i) for i in items]
+    assert chunk_encoded(items[:3], 1 << 20) == [join_encoded(items[:3])]
+    assert chunk_encoded([], 1000) == []
+
+
+def test_marks_order_records_then_chunks():
+    assert parse_mark(format_mark(41, 2)) == (41, 2)
+    assert parse_mark(b"41") == (41, 0)
+    assert (41, 3) > parse_mark(format_mark(41, 2)) > (40, 9) > NO_MARK

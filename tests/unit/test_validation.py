@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from producers.events import usage_event
 from schemas.codec import encode_batch, encode_one
 from schemas.dead_letters import ErrorKind
-from stream.validation import SourcePosition, parse_record
+from stream.validation import MAX_KEPT_RAW_BYTES, SourcePosition, parse_record
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 POS = SourcePosition("meterline.usage.raw", 2, 41)
@@ -100,3 +100,12 @@ def test_arbitrary_bytes_never_raise(value):
         d.reason and d.dead_letter_id.startswith("meterline.usage.raw/2/41/")
         for d in result.dead_letters
     )
+
+
+def test_raw_kept_in_a_dead_letter_is_capped():
+    huge = b"\xff" + b"x" * (MAX_KEPT_RAW_BYTES * 2)
+    [dead] = _parse(huge, max_bytes=len(huge) + 1).dead_letters
+    assert len(dead.raw) == MAX_KEPT_RAW_BYTES and "raw cut" in dead.reason
+    element = _element(event_id="big", gateway="g" * (MAX_KEPT_RAW_BYTES + 10))
+    [dead] = _parse(orjson.dumps([element])).dead_letters
+    assert len(dead.raw) == MAX_KEPT_RAW_BYTES and dead.event_id == "big"
