@@ -37,7 +37,8 @@ __all__ = ["budget_evaluate", "budget_spend", "policies", "subjects"]
 log = logging.getLogger(__name__)
 
 budget_settings = BudgetStreamSettings()
-limit_fetch_wait(budget_settings.stream_fetch_max_wait_ms)
+if budget_settings.stream_fetch_max_wait_ms is not None:
+    limit_fetch_wait(budget_settings.stream_fetch_max_wait_ms)
 
 subjects = app.Table(
     "budget-subjects",
