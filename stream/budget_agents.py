@@ -69,6 +69,8 @@ async def follow_policies() -> None:
 async def budget_spend(stream):  # type: ignore[no-untyped-def]
     async for event in stream.events():
         await policies.ready.wait()
+        if not len(policies.index):
+            continue  # no budgets at all: nothing to charge, skip the decoding
         message = event.message
         events, dead = decode_enriched(
             event.value,
