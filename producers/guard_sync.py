@@ -11,7 +11,7 @@ from producers.budget_guard import BudgetGuard, GuardDecision
 from producers.config import GuardSettings
 from producers.errors import ProducerNotStarted
 
-__all__ = ["SyncBudgetGuard"]
+__all__ = ["SyncBudgetGuard", "started_guard"]
 
 
 class SyncBudgetGuard:
@@ -73,3 +73,10 @@ class SyncBudgetGuard:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def started_guard() -> SyncBudgetGuard:
+    """A started ``SyncBudgetGuard`` from ``METERLINE_*`` settings: the factory to name in
+    ``METERLINE_LITELLM_GUARD=producers.guard_sync:started_guard``. It runs for the life of the
+    process (its thread is a daemon)."""
+    return SyncBudgetGuard(GuardSettings()).start()

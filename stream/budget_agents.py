@@ -37,7 +37,8 @@ __all__ = ["budget_evaluate", "budget_spend", "policies", "subjects"]
 log = logging.getLogger(__name__)
 
 budget_settings = BudgetStreamSettings()
-limit_fetch_wait(budget_settings.stream_fetch_max_wait_ms)
+if budget_settings.stream_fetch_max_wait_ms is not None:
+    limit_fetch_wait(budget_settings.stream_fetch_max_wait_ms)
 
 subjects = app.Table(
     "budget-subjects",
@@ -68,6 +69,8 @@ async def follow_policies() -> None:
 async def budget_spend(stream):  # type: ignore[no-untyped-def]
     async for event in stream.events():
         await policies.ready.wait()
+        if not len(policies.index):
+            continue  # no budgets at all: nothing to charge, skip the decoding
         message = event.message
         events, dead = decode_enriched(
             event.value,

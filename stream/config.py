@@ -48,5 +48,6 @@ class BudgetStreamSettings(BaseSettings):
 
     budget_late_grace_s: int = Field(default=300, ge=0)
     """How long after a calendar month ends its late events still count in it."""
-    stream_fetch_max_wait_ms: int = Field(default=100, ge=1, le=1500)
-    """Longest fetch long-poll of the worker (see ``stream.fetch_wait``)."""
+    stream_fetch_max_wait_ms: int | None = Field(default=None, ge=1, le=1500)
+    """Cap of the worker's fetch long-poll (Faust's own is 1500 ms); unset keeps Faust's. See
+    ``stream.fetch_wait`` for why and for the caveat."""

@@ -1,10 +1,14 @@
-"""Cap how long the worker's Kafka fetches long-poll (``METERLINE_STREAM_FETCH_MAX_WAIT_MS``).
+"""Opt-in cap of the worker's Kafka fetch long-poll (``METERLINE_STREAM_FETCH_MAX_WAIT_MS``).
 
 Faust hard-codes ``fetch_max_wait_ms=1500`` for its worker consumer. Kafka answers a waiting
-fetch as soon as data arrives, so that costs nothing there; Tansu (the local and test broker)
-was measured to answer only when the wait ends, which adds up to 1.5 s per hop to every record
-on an idle partition, and budgets have two hops before an alert. A short wait keeps breach
-alerts under a second on Tansu, at the price of more (cheap) fetch requests.
+fetch as soon as data arrives, so that costs nothing there. Tansu (the local and test broker)
+was measured to answer a fetch on an idle partition only when the wait ends, which adds up to
+1.5 s per hop on the way to a budget alert (``meterline bench alerts``: p99 about 1 s with
+Faust's wait, about 0.15 s with 100 ms).
+
+Not on by default: with a 100 ms or 500 ms wait on Tansu, the enrichment agent's crash test
+(``tests/integration/test_stream_crash.py``) stalled on one partition after a restart; the
+cause is not understood yet. Use it for local latency work only.
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ _BATCH = 100
 _BACKGROUND_KEYS = 40
 _BACKGROUND_CUSTOMERS = 10
 _PLACEHOLDER = "EVENTID-" + "0" * 24
+_FAUST_FETCH_WAIT_MS = 1500
 
 
 def _event(key: str, cost: str, owner: str = "", event_id: str | None = None) -> EnrichedUsage:
@@ -193,10 +194,14 @@ def run_alerts_bench(
     trials: int = 30,
     rate: int = 6000,
     warmup_s: float = 5.0,
+    fetch_wait_ms: int | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict:
     """Run the benchmark against ``bootstrap`` (topics under a fresh prefix) and return the
-    figures; the worker it starts is stopped on the way out, also on failure."""
+    figures; the worker it starts is stopped on the way out, also on failure.
+
+    ``fetch_wait_ms`` caps the worker's fetch long-poll (``stream.fetch_wait``); ``None`` keeps
+    Faust's 1500 ms."""
     topics = Topics(f"benchalerts{uuid.uuid4().hex[:6]}.")
     asyncio.run(create_topics(bootstrap, topics))
 
@@ -218,6 +223,11 @@ def run_alerts_bench(
             topic_prefix=topics.prefix,
             data_dir=Path(tmp) / "data",
             log_path=Path(tmp) / "worker.log",
+            extra_env=(
+                {"METERLINE_STREAM_FETCH_MAX_WAIT_MS": str(fetch_wait_ms)} if fetch_wait_ms else {}
+            ),
         )
         with worker:
-            return asyncio.run(_measure(bootstrap, topics, trials, rate, warmup_s, progress))
+            result = asyncio.run(_measure(bootstrap, topics, trials, rate, warmup_s, progress))
+    result["stream_fetch_max_wait_ms"] = fetch_wait_ms or _FAUST_FETCH_WAIT_MS
+    return result

@@ -74,9 +74,23 @@ def stream(events: int, batch: int, bootstrap: str | None, as_json: bool) -> Non
 @click.option("--trials", default=30, show_default=True, help="Crossing events to time.")
 @click.option("--rate", default=6000, show_default=True, help="Background events/s (>= 5000).")
 @click.option("--warmup", default=5.0, show_default=True, help="Seconds of load before timing.")
+@click.option(
+    "--fetch-wait-ms",
+    type=click.IntRange(1, 1500),
+    default=None,
+    help="Cap the worker's fetch long-poll (METERLINE_STREAM_FETCH_MAX_WAIT_MS); "
+    "default: Faust's 1500 ms.",
+)
 @click.option("--bootstrap", default=None, help=BOOTSTRAP_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def alerts(trials: int, rate: int, warmup: float, bootstrap: str | None, as_json: bool) -> None:
+def alerts(
+    trials: int,
+    rate: int,
+    warmup: float,
+    fetch_wait_ms: int | None,
+    bootstrap: str | None,
+    as_json: bool,
+) -> None:
     """Budget alert and gateway-block latency (p50/p99 ms) under steady background load."""
     from meterline.bench.alerts import run_alerts_bench
 
@@ -86,6 +100,7 @@ def alerts(trials: int, rate: int, warmup: float, bootstrap: str | None, as_json
             trials=trials,
             rate=rate,
             warmup_s=warmup,
+            fetch_wait_ms=fetch_wait_ms,
             progress=lambda line: click.echo(line, err=True),
         )
     _emit(result, as_json)

@@ -38,8 +38,9 @@ def _settings() -> tuple[str, Topics]:
 def budgets() -> None:
     """Budget policies: caps per key, team or owner customer over a rolling or monthly window.
 
-    Policies live on the compacted meterline.budgets.policies topic; the stream applies a change
-    from the next usage event on, and every gateway's BudgetGuard enforces `block` policies.
+    Policies live on the compacted meterline.budgets.policies topic. The stream applies a
+    change at once (it re-checks the subject: a raised limit unblocks its keys), and every
+    gateway's BudgetGuard enforces `block` policies.
     """
 
 
@@ -113,7 +114,7 @@ def list_(as_json: bool) -> None:
 @budgets.command("delete")
 @click.argument("policy_id")
 def delete(policy_id: str) -> None:
-    """Delete a policy (its keys are no longer blocked from the next event on)."""
+    """Delete a policy; keys it blocked are allowed again within a moment."""
     bootstrap, topics = _settings()
     existing = {p.policy_id for p in _run(list_policies(bootstrap, topics), bootstrap)}
     if policy_id not in existing:

@@ -114,3 +114,18 @@ async def test_broker_lost_after_loading_follows_the_fail_mode(mode: str, tmp_pa
             await guard.stop()
     finally:
         broker.stop()
+
+
+def test_litellm_hook_can_load_the_guard_factory(tansu, topics, monkeypatch) -> None:
+    from producers.integrations.guard import load_guard
+
+    monkeypatch.setenv("METERLINE_KAFKA_BOOTSTRAP", tansu.bootstrap)
+    monkeypatch.setenv("METERLINE_TOPIC_PREFIX", topics.prefix)
+    asyncio.run(publish(tansu.bootstrap, topics.budget_state, exceeded("k-capped")))
+    guard = load_guard("producers.guard_sync:started_guard")
+    assert isinstance(guard, SyncBudgetGuard)
+    try:
+        assert not guard.check("k-capped").allowed
+        assert guard.check("k-other").allowed
+    finally:
+        guard.close()
