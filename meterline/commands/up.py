@@ -35,13 +35,14 @@ def up() -> None:
         say=click.echo,
     )
     done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: done.set())
     with stack:
-        click.echo('meterline is up. Query it: meterline sql "SELECT count() FROM usage_events"')
+        click.echo(
+            "meterline is up. Query it: meterline sql "
+            f'"SELECT count() FROM {sink_settings.clickhouse_database}.usage_events FINAL"'
+        )
         click.echo("Ctrl-C stops everything.")
-        try:
-            while not done.wait(1.0):
-                pass
-        except KeyboardInterrupt:
+        while not done.wait(1.0):
             pass
         click.echo("stopping …")

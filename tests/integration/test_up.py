@@ -1,0 +1,85 @@
+"""`meterline up`: the local stack comes up, serves SQL, and stops every part on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from meterline.local import free_port
+
+pytestmark = pytest.mark.integration
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_up_serves_sql_and_stops_everything(tmp_path) -> None:
+    env = {
+        **os.environ,
+        "METERLINE_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
+        "METERLINE_CLICKHOUSE_URL": f"chdb://{tmp_path / 'chdb'}",
+        "METERLINE_STREAM_DATA_DIR": str(tmp_path / "stream"),
+    }
+    log = tmp_path / "up.log"
+    children: list[int] = []
+    with open(log, "wb") as out:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "meterline", "up"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while "meterline is up" not in log.read_text() and time.monotonic() < deadline:
+            assert up.poll() is None, log.read_text()
+            time.sleep(0.2)
+        text = log.read_text()
+        assert "meterline is up" in text, text
+        children.extend(int(pid) for pid in re.findall(r"pid (\d+)", text))
+        assert len(children) == 3  # broker, sink, stream worker
+
+        sql = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "meterline",
+                "sql",
+                "SELECT count() FROM meterline.usage_events",
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert sql.returncode == 0, sql.stderr
+        assert "0" in sql.stdout
+
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(60) == 0
+        assert not any(alive(pid) for pid in children), log.read_text()
+    finally:
+        if up.poll() is None:
+            up.send_signal(signal.SIGTERM)
+            try:
+                up.wait(30)
+            except subprocess.TimeoutExpired:
+                up.kill()
+                up.wait()
+        for pid in children:  # only the processes this stack reported starting
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
