@@ -1,6 +1,14 @@
 from __future__ import annotations
 
+import signal
+import sys
+
 import click
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    # Unwinds through the stack's context manager, which stops every child process it started.
+    sys.exit(128 + signum)
 
 
 @click.command()
@@ -11,4 +19,5 @@ def demo(as_json: bool) -> None:
     margin. Data stays in .meterline/demo for `meterline sql`."""
     from meterline.demo import run_demo
 
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     run_demo(as_json=as_json)
