@@ -9,6 +9,12 @@ also after a failure half-way through ``start()``.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,9 +62,14 @@ class LocalStack:
     """Runs once the topics exist and before the sink and the stream worker start (bind keys,
     set budgets: the worker then loads them before its first event)."""
 
+    api_port: int | None = None
+    """Serve the report API on 127.0.0.1:``api_port`` (None: no API)."""
+    api_token: str = ""
+
     broker: TansuBroker | None = None
     worker: StreamWorker | None = None
     sink: SinkProcess | None = None
+    api: subprocess.Popen[bytes] | None = None
 
     @property
     def paths(self) -> StackPaths:
@@ -95,6 +106,8 @@ class LocalStack:
             )
             self.worker.start()
             self.say(f"stream     pid {self.worker.pid}, logs in {self.paths.logs}")
+            if self.api_port is not None:
+                self._start_api(self.api_port)
         except BaseException:
             self.stop()
             raise
@@ -112,7 +125,62 @@ class LocalStack:
         ).start()
         self.say(f"kafka      Tansu broker pid {self.broker.pid} on {self.bootstrap} (memory)")
 
+    def _start_api(self, port: int, timeout: float = 30.0) -> None:
+        """``meterline api`` as a child: it reads the store through the sink's endpoint."""
+        env = {
+            **os.environ,
+            **self.extra_env,
+            "METERLINE_CLICKHOUSE_URL": f"chdb://{self.paths.chdb.resolve()}",
+            "METERLINE_CLICKHOUSE_DATABASE": self.database,
+            "METERLINE_REPORT_API_TOKEN": self.api_token,
+        }
+        log = open(self.paths.logs / "api.log", "ab")  # noqa: SIM115 - the child keeps it
+        try:
+            self.api = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "meterline",
+                    "api",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.api.poll() is not None:
+                raise RuntimeError(f"report API exited; see {self.paths.logs / 'api.log'}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError(f"report API did not answer on port {port} in {timeout}s")
+        self.say(f"api        pid {self.api.pid}, http://127.0.0.1:{port}/docs")
+
+    def _stop_api(self) -> None:
+        api, self.api = self.api, None
+        if api is None or api.poll() is not None:
+            return
+        api.send_signal(signal.SIGTERM)
+        try:
+            api.wait(10)
+        except subprocess.TimeoutExpired:
+            api.kill()
+            api.wait()
+
     def stop(self) -> None:
+        self._stop_api()
         for part in (self.worker, self.sink, self.broker):
             if part is not None:
                 part.stop()

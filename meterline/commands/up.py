@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import secrets
 import signal
 import threading
 
 import click
 
 from meterline.stack import LocalStack
+from reports.config import ReportSettings
 from sinks.config import SinkSettings
 from stream.config import StreamSettings
 
@@ -16,7 +18,8 @@ def up() -> None:
 
     Starts a Tansu broker on METERLINE_KAFKA_BOOTSTRAP when nothing answers there (a 127.0.0.1
     address), creates the topics, and runs the sink (which owns the embedded ClickHouse
-    directory and answers `meterline sql` and reports) and a stream worker.
+    directory and answers `meterline sql` and reports), a stream worker and the read-only
+    report API on METERLINE_REPORT_API_PORT (bearer token METERLINE_REPORT_API_TOKEN).
     """
     sink_settings = SinkSettings()
     stream_settings = StreamSettings()
@@ -26,6 +29,12 @@ def up() -> None:
             "`meterline up` runs the embedded stack; with a ClickHouse server run "
             "`meterline sink` and `python -m stream worker` (see deploy/)"
         )
+    report_settings = ReportSettings()
+    token = (
+        report_settings.report_api_token.get_secret_value()
+        if report_settings.report_api_token
+        else secrets.token_urlsafe(24)
+    )
     stack = LocalStack(
         root=stream_settings.stream_data_dir.parent,
         chdb_dir=chdb_dir,
@@ -33,6 +42,8 @@ def up() -> None:
         topic_prefix=stream_settings.topic_prefix,
         database=sink_settings.clickhouse_database,
         say=click.echo,
+        api_port=report_settings.report_api_port,
+        api_token=token,
     )
     done = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -42,6 +53,8 @@ def up() -> None:
             "meterline is up. Query it: meterline sql "
             f'"SELECT count() FROM {sink_settings.clickhouse_database}.usage_events FINAL"'
         )
+        if report_settings.report_api_token is None:
+            click.echo(f"report API bearer token (random; set METERLINE_REPORT_API_TOKEN): {token}")
         click.echo("Ctrl-C stops everything.")
         while not done.wait(1.0):
             pass

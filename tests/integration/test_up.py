@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import httpx
 import pytest
 
 from meterline.local import free_port
@@ -30,6 +31,8 @@ def test_up_serves_sql_and_stops_everything(tmp_path) -> None:
         "METERLINE_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
         "METERLINE_CLICKHOUSE_URL": f"chdb://{tmp_path / 'chdb'}",
         "METERLINE_STREAM_DATA_DIR": str(tmp_path / "stream"),
+        "METERLINE_REPORT_API_PORT": str(api_port := free_port()),
+        "METERLINE_REPORT_API_TOKEN": "t0ken",
     }
     log = tmp_path / "up.log"
     children: list[int] = []
@@ -50,7 +53,12 @@ def test_up_serves_sql_and_stops_everything(tmp_path) -> None:
         text = log.read_text()
         assert "meterline is up" in text, text
         children.extend(int(pid) for pid in re.findall(r"pid (\d+)", text))
-        assert len(children) == 3  # broker, sink, stream worker
+        assert len(children) == 4  # broker, sink, stream worker, report API
+
+        cost = f"http://127.0.0.1:{api_port}/v1/cost?from=2026-11-01&to=2026-11-30"
+        assert httpx.get(cost).status_code == 401
+        answer = httpx.get(cost, headers={"Authorization": "Bearer t0ken"})
+        assert answer.status_code == 200, answer.text
 
         sql = subprocess.run(
             [
