@@ -1,14 +1,19 @@
-"""Opt-in cap of the worker's Kafka fetch long-poll (``METERLINE_STREAM_FETCH_MAX_WAIT_MS``).
+"""The cap of the worker's Kafka fetch long-poll (``METERLINE_STREAM_FETCH_MAX_WAIT_MS``, 100 ms).
 
 Faust hard-codes ``fetch_max_wait_ms=1500`` for its worker consumer. Kafka answers a waiting
 fetch as soon as data arrives, so that costs nothing there. Tansu (the local and test broker)
 was measured to answer a fetch on an idle partition only when the wait ends, which adds up to
-1.5 s per hop on the way to a budget alert (``meterline bench alerts``: p99 about 1 s with
-Faust's wait, about 0.15 s with 100 ms).
+1.5 s per hop on the way to a budget alert (raw -> enriched -> deltas -> alerts/state). With
+100 ms, ``meterline bench alerts`` measured alert and guard p99 well under a second; the cost
+is a few more fetch requests per idle partition and second.
 
-Not on by default: with a 100 ms or 500 ms wait on Tansu, the enrichment agent's crash test
-(``tests/integration/test_stream_crash.py``) stalled on one partition after a restart; the
-cause is not understood yet. Use it for local latency work only.
+A short wait once stalled the enrichment crash test after a restart. That was a branch on
+which the agent loaded a partition's output mark (a broker round trip through a fresh
+consumer) inside the agent, on the partition's first record. Records now arrive sooner after
+a restart, so that await raced the restart's second rebalance (the killed member leaving the
+group). The mark is now read on rebalance-complete, before Faust resumes the partition; marks
+read while another rebalance started are dropped; and the agent never awaits a mark
+(``stream.agents``).
 """
 
 from __future__ import annotations
