@@ -27,9 +27,9 @@ def test_bench_alerts_prints_latency_figures(tansu) -> None:
 
 
 def test_bench_alerts_full_path_from_raw_is_sub_second(tansu) -> None:
-    """Raw events through the real enrichment; with the default 100 ms fetch wait the three
-    hops take ~0.2 s here, with Faust's 1500 ms about 2 s (the 1.5 s bound leaves room for a
-    loaded box while still failing on the long wait)."""
+    """Raw events through the real enrichment. Measured here: p50 ~140 ms with the default
+    100 ms fetch wait, ~1000 ms with Faust's 1500 ms; the 750 ms bound leaves a loaded box
+    5x room and still fails on the long wait."""
     result = CliRunner().invoke(
         cli,
         ["bench", "alerts", "--json", "--path", "raw", "--bootstrap", tansu.bootstrap,
@@ -41,4 +41,4 @@ def test_bench_alerts_full_path_from_raw_is_sub_second(tansu) -> None:
     assert figures["stream_fetch_max_wait_ms"] == 100
     assert figures["background_events_per_s"] > 2_500
     for name in ("alert", "guard"):
-        assert 0 < figures[f"{name}_p50_ms"] < 1_500
+        assert 0 < figures[f"{name}_p50_ms"] < 750
