@@ -7,13 +7,15 @@ was measured to answer a fetch on an idle partition only when the wait ends, whi
 100 ms, ``meterline bench alerts`` measured alert and guard p99 well under a second; the cost
 is a few more fetch requests per idle partition and second.
 
-A short wait once stalled the enrichment crash test after a restart. That was a branch on
-which the agent loaded a partition's output mark (a broker round trip through a fresh
-consumer) inside the agent, on the partition's first record. Records now arrive sooner after
-a restart, so that await raced the restart's second rebalance (the killed member leaving the
-group). The mark is now read on rebalance-complete, before Faust resumes the partition; marks
-read while another rebalance started are dropped; and the agent never awaits a mark
-(``stream.agents``).
+A short wait was once reported to stall the enrichment crash test after a restart. That was
+measured on a branch whose agent loaded a partition's output mark (a broker round trip through
+a fresh consumer, ~0.5 s on Tansu) inside the agent, on the partition's first record; the
+stream engineer saw the same kind of await stall a restarted worker with Faust's own wait. On
+the current code the crash and rebalance tests pass with 100 ms (the stall no longer
+reproduced, on that old code either, in this environment). What keeps it away by design
+(``stream.agents``): marks are read on rebalance-complete, before Faust resumes the
+partitions; marks read while another rebalance began are dropped; the agent never awaits a
+mark and stops with ``OutputMarkMissing`` rather than emit without one.
 """
 
 from __future__ import annotations
