@@ -31,7 +31,7 @@ from schemas.keys import KeyBinding
 from stream.app import app, settings
 from stream.dedupe import SeenEntry, SeenIndex
 from stream.enrich import Enricher
-from stream.errors import PriceFileError
+from stream.errors import OutputMarkMissing, PriceFileError
 from stream.output_marks import SOURCE_OFFSET_HEADER, OutputMarks, format_mark
 from stream.price_file import build_price_book
 from stream.tables import keys_table, seen_table
@@ -88,13 +88,19 @@ async def _on_rebalance_complete(sender: Any, **kwargs: Any) -> None:
 
     Faust sends this signal when table recovery is done and before it resumes the stream
     partitions, so no record of a new partition reaches the agent before its mark is known.
-    (Awaiting this broker round trip inside the agent instead was seen to stall a restarted
-    worker on Tansu.)"""
+    Marks read while another rebalance began (the partitions may have moved and moved back,
+    with output by another worker in between) are dropped; that rebalance loads them again."""
+    rebalance = app.rebalancing_count
     new = [p for p in _raw_partitions(app.consumer.assignment()) if p not in _marked]
-    if new:
-        marks = await _marks.load(new)
-        _marked.update(new)
-        log.info("output marks of raw partitions: %s", marks)
+    if not new:
+        return
+    marks = await _marks.read(new)
+    if app.rebalancing_count != rebalance:
+        log.info("output marks of raw partitions %s are stale (rebalanced meanwhile)", new)
+        return
+    _marks.remember(marks)
+    _marked.update(new)
+    log.info("output marks of raw partitions: %s", marks)
 
 
 @app.on_partitions_revoked.connect
@@ -124,10 +130,9 @@ async def enrich_usage(stream: Any) -> None:
         partition = message.partition
         if partition not in _indexed:
             _index(partition)
-        if partition not in _marked:  # not expected (see _on_rebalance_complete); never guess
-            log.warning("partition %d: output mark not loaded yet, loading it now", partition)
-            await _marks.load([partition])
-            _marked.add(partition)
+        if partition not in _marked:
+            # Never load it here: the agent must not await the broker (see stream.fetch_wait).
+            raise OutputMarkMissing(partition)
         now = datetime.now(UTC)
         key = (message.key or b"").decode("utf-8", "replace")
         position = SourcePosition(message.topic, partition, message.offset)

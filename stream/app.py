@@ -6,11 +6,13 @@ import faust
 
 from schemas.topics import USAGE_RAW, Topics
 from stream.config import StreamSettings
+from stream.fetch_wait import limit_fetch_wait
 
 __all__ = ["app", "settings", "topic_names"]
 
 settings = StreamSettings()
 topic_names = Topics(settings.topic_prefix)
+limit_fetch_wait(settings.stream_fetch_max_wait_ms)
 
 app = faust.App(
     f"{settings.topic_prefix}{settings.stream_app_id}",

@@ -29,7 +29,6 @@ from stream.budget_state import SubjectState
 from stream.budget_topics import alerts_topic, deltas_topic, state_topic
 from stream.budgets import apply_delta
 from stream.config import BudgetStreamSettings
-from stream.fetch_wait import limit_fetch_wait
 from stream.topics import dlq_topic, enriched_topic
 
 __all__ = ["budget_evaluate", "budget_spend", "policies", "subjects"]
@@ -37,8 +36,6 @@ __all__ = ["budget_evaluate", "budget_spend", "policies", "subjects"]
 log = logging.getLogger(__name__)
 
 budget_settings = BudgetStreamSettings()
-if budget_settings.stream_fetch_max_wait_ms is not None:
-    limit_fetch_wait(budget_settings.stream_fetch_max_wait_ms)
 
 subjects = app.Table(
     "budget-subjects",

@@ -39,6 +39,10 @@ class StreamSettings(BaseSettings):
     max_output_record_bytes: int = Field(default=512 * 1024, ge=16 * 1024, le=900 * 1024)
     """Enriched/DLQ output of one raw record is split into records of at most this size
     (below Kafka's default 1 MiB message limit)."""
+    stream_fetch_max_wait_ms: int = Field(default=100, ge=1, le=1500)
+    """Longest a worker's fetch waits for data (Faust's own is 1500 ms). Every hop to a budget
+    alert can cost this much on a broker that answers an idle fetch only when the wait ends
+    (Tansu); see ``stream.fetch_wait``. 1500 restores Faust's behaviour."""
 
 
 class BudgetStreamSettings(BaseSettings):
@@ -48,6 +52,3 @@ class BudgetStreamSettings(BaseSettings):
 
     budget_late_grace_s: int = Field(default=300, ge=0)
     """How long after a calendar month ends its late events still count in it."""
-    stream_fetch_max_wait_ms: int | None = Field(default=None, ge=1, le=1500)
-    """Cap of the worker's fetch long-poll (Faust's own is 1500 ms); unset keeps Faust's. See
-    ``stream.fetch_wait`` for why and for the caveat."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["PriceFileError", "StreamError"]
+__all__ = ["OutputMarkMissing", "PriceFileError", "StreamError"]
 
 
 class StreamError(Exception):
@@ -19,3 +19,14 @@ class PriceFileError(StreamError):
         self.message = message
         where = f"{source}:{line}" if line else source
         super().__init__(f"{where}: {field + ': ' if field else ''}{message}")
+
+
+class OutputMarkMissing(StreamError):
+    """A raw record reached the enrichment agent before its partition's output mark was loaded.
+
+    The mark is loaded on rebalance-complete, before Faust resumes the partition, so this is
+    a bug; emitting without the mark could double output, so the agent stops instead."""
+
+    def __init__(self, partition: int) -> None:
+        self.partition = partition
+        super().__init__(f"raw partition {partition}: output mark not loaded before its records")

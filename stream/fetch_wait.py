@@ -1,14 +1,21 @@
-"""Opt-in cap of the worker's Kafka fetch long-poll (``METERLINE_STREAM_FETCH_MAX_WAIT_MS``).
+"""The cap of the worker's Kafka fetch long-poll (``METERLINE_STREAM_FETCH_MAX_WAIT_MS``, 100 ms).
 
 Faust hard-codes ``fetch_max_wait_ms=1500`` for its worker consumer. Kafka answers a waiting
 fetch as soon as data arrives, so that costs nothing there. Tansu (the local and test broker)
 was measured to answer a fetch on an idle partition only when the wait ends, which adds up to
-1.5 s per hop on the way to a budget alert (``meterline bench alerts``: p99 about 1 s with
-Faust's wait, about 0.15 s with 100 ms).
+1.5 s per hop on the way to a budget alert (raw -> enriched -> deltas -> alerts/state). With
+100 ms, ``meterline bench alerts`` measured alert and guard p99 well under a second; the cost
+is a few more fetch requests per idle partition and second.
 
-Not on by default: with a 100 ms or 500 ms wait on Tansu, the enrichment agent's crash test
-(``tests/integration/test_stream_crash.py``) stalled on one partition after a restart; the
-cause is not understood yet. Use it for local latency work only.
+A short wait was once reported to stall the enrichment crash test after a restart. That was
+measured on a branch whose agent loaded a partition's output mark (a broker round trip through
+a fresh consumer, ~0.5 s on Tansu) inside the agent, on the partition's first record; the
+stream engineer saw the same kind of await stall a restarted worker with Faust's own wait. On
+the current code the crash and rebalance tests pass with 100 ms (the stall no longer
+reproduced, on that old code either, in this environment). What keeps it away by design
+(``stream.agents``): marks are read on rebalance-complete, before Faust resumes the
+partitions; marks read while another rebalance began are dropped; the agent never awaits a
+mark and stops with ``OutputMarkMissing`` rather than emit without one.
 """
 
 from __future__ import annotations

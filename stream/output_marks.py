@@ -33,8 +33,10 @@ def parse_mark(value: bytes) -> Mark:
 class OutputMarks:
     """Per partition, the ``(raw offset, chunk)`` of the last output on the enriched topic.
 
-    ``load(p)`` reads it from the broker (the last record of enriched partition ``p``); call it
-    when the worker takes over partition ``p`` and before it emits anything for it.
+    ``read(ps)`` reads them from the broker (the last record of each enriched partition) and
+    ``remember(marks)`` keeps them; do both when the worker takes partitions over and before it
+    emits anything for them. They are two steps so a caller can drop marks that went stale
+    while it awaited the broker.
     """
 
     def __init__(self, bootstrap: str, enriched_topic: str, timeout_s: float = 10.0) -> None:
@@ -49,10 +51,13 @@ class OutputMarks:
     def forget(self, partition: int) -> None:
         self._marks.pop(partition, None)
 
-    async def load(self, partitions: list[int]) -> dict[int, Mark]:
-        """Read and remember the marks of ``partitions`` (one short-lived consumer for all).
+    def remember(self, marks: dict[int, Mark]) -> None:
+        self._marks.update(marks)
+
+    async def read(self, partitions: list[int]) -> dict[int, Mark]:
+        """The marks of ``partitions`` on the broker now (one short-lived consumer for all).
         Raises ``TimeoutError`` when the broker does not return a partition's last record in
-        time: the agent then fails rather than guess."""
+        time: the worker then fails rather than guess."""
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             enable_auto_commit=False,
@@ -63,7 +68,6 @@ class OutputMarks:
             marks = {p: await self._read(consumer, p) for p in partitions}
         finally:
             await consumer.stop()
-        self._marks.update(marks)
         return marks
 
     async def _read(self, consumer: AIOKafkaConsumer, partition: int) -> Mark:

@@ -8,8 +8,14 @@ fresh key over its 1 USD ``block`` policy and measures the time until
 * the 100 % alert is on ``meterline.budgets.alerts`` (``alert_*``), and
 * an in-process ``BudgetGuard`` refuses the key (``guard_*``).
 
-The events are produced to ``meterline.usage.enriched`` directly (``"path":
-"enriched->alerts"``): the enrichment agents are not part of this measurement.
+Two paths:
+
+* ``enriched`` (``"path": "enriched->alerts"``): events are produced to
+  ``meterline.usage.enriched`` directly; the enrichment agent is not part of the measurement.
+* ``raw`` (``"path": "raw->alerts"``): raw usage events are produced to ``meterline.usage.raw``
+  and go through the real enrichment (validate, dedupe, price) first, one more hop. The crossing
+  event carries a settled ``provider_cost``. No key bindings exist here, so the background
+  charges key policies only.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -29,19 +36,22 @@ from meterline.budget_admin import build_policy, put_policies
 from meterline.kafka_admin import create_topics
 from producers.budget_guard import BudgetGuard
 from producers.config import GuardSettings
+from producers.events import usage_event
 from schemas.budgets import BudgetAlert
 from schemas.codec import encode_one
 from schemas.topics import Topics
 from schemas.usage import CostSource, EnrichedUsage, TokenCounts
+from stream.config import StreamSettings
 from stream.testing import StreamWorker
 
-__all__ = ["run_alerts_bench"]
+__all__ = ["BenchPath", "run_alerts_bench"]
+
+BenchPath = Literal["enriched", "raw"]
 
 _BATCH = 100
 _BACKGROUND_KEYS = 40
 _BACKGROUND_CUSTOMERS = 10
 _PLACEHOLDER = "EVENTID-" + "0" * 24
-_FAUST_FETCH_WAIT_MS = 1500
 
 
 def _event(key: str, cost: str, owner: str = "", event_id: str | None = None) -> EnrichedUsage:
@@ -62,18 +72,42 @@ def _event(key: str, cost: str, owner: str = "", event_id: str | None = None) ->
     )
 
 
-class _Background:
-    """Steady enriched load: ``rate`` events/s in records of ``_BATCH`` events."""
+def _raw_event(key: str, provider_cost: str | None = None, event_id: str | None = None) -> bytes:
+    return encode_one(
+        usage_event(
+            api_key_id=key,
+            provider="openai",
+            model="gpt-4o-mini",
+            customer="bench",
+            input_tokens=800,
+            output_tokens=200,
+            provider_cost=provider_cost,
+            gateway="bench",
+            event_id=event_id,
+        )
+    )
 
-    def __init__(self, producer: AIOKafkaProducer, topic: str, rate: int) -> None:
+
+def _background_template(path: BenchPath, k: int) -> bytes:
+    if path == "raw":
+        return _raw_event(f"bg-{k}", event_id=_PLACEHOLDER)
+    owner = f"bg-cust-{k % _BACKGROUND_CUSTOMERS}"
+    return encode_one(_event(f"bg-{k}", "0.001", owner, _PLACEHOLDER))
+
+
+def _crossing_event(path: BenchPath, key: str) -> bytes:
+    """One event that takes ``key`` over its 1 USD policy."""
+    return _raw_event(key, provider_cost="1.5") if path == "raw" else encode_one(_event(key, "1.5"))
+
+
+class _Background:
+    """Steady load: ``rate`` events/s in records of ``_BATCH`` events (``path`` picks the
+    topic's event type)."""
+
+    def __init__(self, producer: AIOKafkaProducer, topic: str, rate: int, path: BenchPath) -> None:
         self.producer, self.topic, self.rate = producer, topic, rate
         self.sent = 0
-        self._templates = [
-            encode_one(
-                _event(f"bg-{k}", "0.001", f"bg-cust-{k % _BACKGROUND_CUSTOMERS}", _PLACEHOLDER)
-            )
-            for k in range(_BACKGROUND_KEYS)
-        ]
+        self._templates = [_background_template(path, k) for k in range(_BACKGROUND_KEYS)]
 
     def _record(self, key_index: int) -> bytes:
         template = self._templates[key_index]
@@ -132,6 +166,7 @@ async def _measure(
     trials: int,
     rate: int,
     warmup_s: float,
+    path: BenchPath,
     progress: Callable[[str], None],
 ) -> dict:
     guard = await BudgetGuard(
@@ -141,7 +176,8 @@ async def _measure(
     await producer.start()
     stop = asyncio.Event()
     arrived: dict[str, float] = {}
-    background = _Background(producer, topics.usage_enriched, rate)
+    topic = topics.usage_raw if path == "raw" else topics.usage_enriched
+    background = _Background(producer, topic, rate, path)
     tasks = [
         asyncio.create_task(background.run(stop)),
         asyncio.create_task(_follow_alerts(bootstrap, topics.budget_alerts, arrived, stop)),
@@ -155,9 +191,9 @@ async def _measure(
         for trial in range(trials):
             key = f"trial-{trial}"
             policy_id = f"bench-{key}"
-            crossing = encode_one(_event(key, "1.5"))
+            crossing = _crossing_event(path, key)
             t0 = time.perf_counter()
-            await producer.send(topics.usage_enriched, b"[" + crossing + b"]", key=key.encode())
+            await producer.send(topic, b"[" + crossing + b"]", key=key.encode())
             async with asyncio.timeout(30):
                 while guard.check(key).allowed:
                     await asyncio.sleep(0.001)
@@ -177,7 +213,7 @@ async def _measure(
         await guard.stop()
     return {
         "bench": "alerts",
-        "path": "enriched->alerts",
+        "path": f"{path}->alerts",
         "trials": trials,
         "alert_p50_ms": _percentile(alert_ms, 0.50),
         "alert_p99_ms": _percentile(alert_ms, 0.99),
@@ -195,13 +231,15 @@ def run_alerts_bench(
     rate: int = 6000,
     warmup_s: float = 5.0,
     fetch_wait_ms: int | None = None,
+    path: BenchPath = "enriched",
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict:
     """Run the benchmark against ``bootstrap`` (topics under a fresh prefix) and return the
     figures; the worker it starts is stopped on the way out, also on failure.
 
-    ``fetch_wait_ms`` caps the worker's fetch long-poll (``stream.fetch_wait``); ``None`` keeps
-    Faust's 1500 ms."""
+    ``fetch_wait_ms`` sets the worker's fetch long-poll cap (``stream.fetch_wait``); ``None``
+    keeps the worker's setting (``METERLINE_STREAM_FETCH_MAX_WAIT_MS``, 100 ms by default).
+    ``path`` says where the events enter: ``enriched`` or ``raw`` (through the enrichment)."""
     topics = Topics(f"benchalerts{uuid.uuid4().hex[:6]}.")
     asyncio.run(create_topics(bootstrap, topics))
 
@@ -228,6 +266,8 @@ def run_alerts_bench(
             ),
         )
         with worker:
-            result = asyncio.run(_measure(bootstrap, topics, trials, rate, warmup_s, progress))
-    result["stream_fetch_max_wait_ms"] = fetch_wait_ms or _FAUST_FETCH_WAIT_MS
+            result = asyncio.run(
+                _measure(bootstrap, topics, trials, rate, warmup_s, path, progress)
+            )
+    result["stream_fetch_max_wait_ms"] = fetch_wait_ms or StreamSettings().stream_fetch_max_wait_ms
     return result

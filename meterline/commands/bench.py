@@ -79,7 +79,16 @@ def stream(events: int, batch: int, bootstrap: str | None, as_json: bool) -> Non
     type=click.IntRange(1, 1500),
     default=None,
     help="Cap the worker's fetch long-poll (METERLINE_STREAM_FETCH_MAX_WAIT_MS); "
-    "default: Faust's 1500 ms.",
+    "default: the worker's setting (100 ms unless set); 1500 is Faust's own.",
+)
+@click.option(
+    "--path",
+    "path",
+    type=click.Choice(["enriched", "raw"]),
+    default="enriched",
+    show_default=True,
+    help="Where events enter: 'enriched' (budget agents only) or 'raw' (through the "
+    "enrichment too, the full gateway-to-alert path).",
 )
 @click.option("--bootstrap", default=None, help=BOOTSTRAP_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -88,6 +97,7 @@ def alerts(
     rate: int,
     warmup: float,
     fetch_wait_ms: int | None,
+    path: str,
     bootstrap: str | None,
     as_json: bool,
 ) -> None:
@@ -101,6 +111,7 @@ def alerts(
             rate=rate,
             warmup_s=warmup,
             fetch_wait_ms=fetch_wait_ms,
+            path=path,  # type: ignore[arg-type]  # click.Choice above
             progress=lambda line: click.echo(line, err=True),
         )
     _emit(result, as_json)
