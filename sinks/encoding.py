@@ -66,13 +66,16 @@ class Col(Enum):
     UINT32 = pa.uint32()
     BOOL = pa.bool_()
     STRINGS = pa.list_(pa.string())
-    TIMESTAMP = pa.timestamp("us", tz="UTC")
-    """RFC 3339 strings with an offset (or aware datetimes); parsed by Arrow in C++."""
+    TIMESTAMP = pa.timestamp("ms", tz="UTC")
+    """RFC 3339 strings with an offset (or aware datetimes); parsed by Arrow in C++ and
+    floored to the millisecond, as ClickHouse's text parser stores DateTime64(3) (Arrow's
+    own unit cast and ClickHouse's Arrow reader round toward zero before 1970)."""
     MONEY = pa.decimal128(38, 12)
     """Decimal strings (or Decimals), None for NULL; more than 12 places raises."""
 
 
 _STRING = pa.string()
+_MICROS = pa.timestamp("us", tz="UTC")
 
 
 def _as_text(values: Sequence[Any], convert: Any) -> list[Any]:
@@ -94,7 +97,8 @@ def _money_text(value: Any) -> str:
 
 def _column(values: Sequence[Any], col: Col) -> pa.Array:
     if col is Col.TIMESTAMP:
-        return pc.cast(pa.array(_as_text(values, _iso), _STRING), col.value)
+        parsed = pc.cast(pa.array(_as_text(values, _iso), _STRING), _MICROS)
+        return pc.floor_temporal(parsed, unit="millisecond").cast(col.value)
     if col is Col.MONEY:
         return pc.cast(pa.array(_as_text(values, _money_text), _STRING), col.value)
     return pa.array(values, col.value)

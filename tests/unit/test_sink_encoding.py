@@ -48,20 +48,22 @@ def test_usage_rows_from_both_paths_encode_to_the_same_values():
     assert _read(encoder.encode(model_rows)).column_names == list(USAGE.columns)
 
 
-def test_mixed_paths_in_one_batch_and_offsets_are_normalised_to_utc():
+def test_mixed_paths_in_one_batch_offsets_normalised_to_utc_and_floored_to_ms():
     encoder = ArrowRows([("at", Col.TIMESTAMP), ("money", Col.MONEY)])
     rows = [
         ["2026-10-31T23:30:00.123456-05:00", "0.000000000001"],
         [datetime(2026, 11, 1, 4, 30, tzinfo=UTC), Decimal("12345678901234567890123456.5")],
         [datetime(2026, 11, 1, 6, 0, tzinfo=timezone(timedelta(hours=2))), None],
         ["2026-11-01T04:30:00Z", 7],
+        ["1969-12-31T23:59:59.9995Z", "-0.5"],
     ]
     got = _as_rows(_read(encoder.encode(rows)))
     assert got == [
-        [datetime(2026, 11, 1, 4, 30, 0, 123456, tzinfo=UTC), Decimal("1E-12")],
+        [datetime(2026, 11, 1, 4, 30, 0, 123000, tzinfo=UTC), Decimal("1E-12")],
         [datetime(2026, 11, 1, 4, 30, tzinfo=UTC), Decimal("12345678901234567890123456.5")],
         [datetime(2026, 11, 1, 4, 0, tzinfo=UTC), None],
         [datetime(2026, 11, 1, 4, 30, tzinfo=UTC), Decimal(7)],
+        [datetime(1969, 12, 31, 23, 59, 59, 999000, tzinfo=UTC), Decimal("-0.5")],
     ]
 
 
