@@ -79,7 +79,11 @@ def run_sink_bench(
     events: int = 100_000,
     batch_rows: int = 10_000,
     progress: Callable[[str], None] = lambda _: None,
+    compression: str | None = None,
 ) -> dict:
+    """Produce ``events`` enriched events (``compression``: the topic's producer compression;
+    None, as the stream worker writes ``usage.enriched``), then measure the raw inserts and the
+    sink on the same rows. Returns the JSON object ``meterline bench sink`` prints."""
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     topics = Topics(prefix)
     progress(f"generating {events} enriched events")
@@ -88,7 +92,7 @@ def run_sink_bench(
     records = batch_records(prepared)
     asyncio.run(create_topics(bootstrap, topics))
     progress(f"producing {len(records)} batch records")
-    asyncio.run(produce_records(bootstrap, topics.usage_enriched, records))
+    asyncio.run(produce_records(bootstrap, topics.usage_enriched, records, compression))
     tune_gc(batch_rows)  # as the sink process does; applies to the raw inserts alike
     with tempfile.TemporaryDirectory(prefix="meterline-bench-") as data_dir:
         url = f"chdb://{data_dir}"
@@ -117,6 +121,7 @@ def run_sink_bench(
         "bench": "sink",
         "events": events,
         "batch_rows": batch_rows,
+        "input_compression": compression or "none",
         "rows_per_s": round(sink["rows_per_s"], 1),
         "raw_insert_rows_per_s": round(raw, 1),
         "ratio": round(sink["rows_per_s"] / raw, 3),
