@@ -290,7 +290,7 @@ def fast_usage_rows(value: bytes) -> list[list[Any]] | None:
     ``EnrichedUsage``; ``None`` if any element is not (then decode element by element).
 
     Timestamps and money stay the validated JSON strings they arrived as (RFC 3339, plain
-    decimals): the store writes them verbatim and ClickHouse parses them exactly, so no
+    decimals): the store's encoder parses them exactly (in C++, per column), so no
     ``datetime``/``Decimal`` is built per event on the hot path."""
     try:
         events = _BATCH_DECODER.decode(value)
