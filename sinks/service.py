@@ -33,7 +33,7 @@ async def run_sink(settings: SinkSettings, stop: asyncio.Event | None = None) ->
     """Run until ``stop`` is set (or SIGTERM/SIGINT when ``stop`` is None); the last batch is
     stored and committed before returning."""
     stop = stop or _stop_on_signals()
-    tune_gc()
+    tune_gc(settings.sink_batch_rows)
     db = settings.clickhouse_database
     try:
         client = connect(settings.url)
@@ -74,13 +74,22 @@ async def run_sink(settings: SinkSettings, stop: asyncio.Event | None = None) ->
         client.close()
 
 
-def tune_gc() -> None:
-    # A batch is ~10k rows of small lists and strings with no cycles; with the default
-    # thresholds the cyclic collector rescans the whole buffer every few hundred allocations
-    # and took more time than decoding. Collect rarely; freeze what startup allocated.
+TRACKED_PER_ROW = 6
+"""Container objects the decode path allocates per buffered row (row, tags, flags, item…)."""
+
+
+def tune_gc(batch_rows: int = 10_000) -> None:
+    """Make the cyclic collector ignore the sink's acyclic batch churn.
+
+    A batch is rows of small lists and strings with no cycles, freed by reference counting once
+    stored. The young-generation counter is allocations minus frees of container objects, so
+    with a threshold above what two batches (one buffered, one being stored) keep alive it
+    stays quiet in steady state, yet still fires when objects pile up (e.g. cyclic garbage).
+    With a threshold below that, each young collection rescanned a live batch: about 15% of
+    the sink's time here. Startup objects are frozen out of every scan."""
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    gc.set_threshold(max(50_000, 3 * TRACKED_PER_ROW * batch_rows), 20, 100)
 
 
 def _stop_on_signals() -> asyncio.Event:

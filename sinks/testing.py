@@ -235,11 +235,17 @@ def batch_records(events: list[EnrichedUsage], per_record: int = 500) -> list[tu
     return records
 
 
-async def produce_records(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    """Send ``records`` (key, value) and wait until the broker acknowledged all of them."""
+async def produce_records(
+    bootstrap: str,
+    topic: str,
+    records: list[tuple[bytes, bytes]],
+    compression: str | None = "gzip",
+) -> None:
+    """Send ``records`` (key, value) and wait until the broker acknowledged all of them;
+    ``compression`` is the producer's ``compression_type`` (None: uncompressed)."""
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, max_request_size=8 * 1024 * 1024, linger_ms=5,
-        compression_type="gzip",
+        compression_type=compression,
     )  # fmt: skip
     await producer.start()
     try:

@@ -2,8 +2,9 @@
 commit) next to a raw clickhouse-connect insert of the same rows into the same schema.
 
 ``raw_insert_rows_per_s`` is ``Client.insert`` of prepared row lists (the plain way);
-``raw_json_insert_rows_per_s`` is the sink's own insert path without Kafka, decoding or
-dedupe, so ``ratio_vs_raw_json`` is the sink's overhead over its own insert.
+``sink_format_insert_rows_per_s`` is the sink's own insert path (its encoder and format,
+``raw_insert``) without Kafka, decoding or dedupe, so ``ratio_vs_sink_format`` is the sink's
+overhead over its own insert.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sinks.config import SinkSettings
 from sinks.migrations import migrate
 from sinks.rows import USAGE, usage_row
 from sinks.service import tune_gc
-from sinks.store import INSERT_FORMAT, ClickHouseStore, encode_rows
+from sinks.store import ClickHouseStore
 from sinks.testing import batch_records, enriched_events, produce_records
 from sinks.writer import SinkWriter
 
@@ -37,12 +38,13 @@ def _raw_insert_rate(client, db: str, rows: list[list], batch_rows: int) -> floa
     return len(rows) / (time.perf_counter() - started)
 
 
-def _raw_json_insert_rate(client, db: str, rows: list[list], batch_rows: int) -> float:  # type: ignore[no-untyped-def]
-    """The sink's own insert path (JSONCompactEachRow via ``raw_insert``) of prepared rows."""
+def _sink_format_insert_rate(client, db: str, rows: list[list], batch_rows: int) -> float:  # type: ignore[no-untyped-def]
+    """The sink's own insert path (its encoder via ``raw_insert``) of prepared rows."""
+    encoder = USAGE.encoder
     started = time.perf_counter()
     for i in range(0, len(rows), batch_rows):
         client.raw_insert(f"{db}.usage_events", list(USAGE.columns),
-                          encode_rows(rows[i : i + batch_rows]), fmt=INSERT_FORMAT,
+                          encoder.encode(rows[i : i + batch_rows]), fmt=encoder.fmt,
                           settings={"date_time_input_format": "best_effort"})  # fmt: skip
     return len(rows) / (time.perf_counter() - started)
 
@@ -77,7 +79,11 @@ def run_sink_bench(
     events: int = 100_000,
     batch_rows: int = 10_000,
     progress: Callable[[str], None] = lambda _: None,
+    compression: str | None = None,
 ) -> dict:
+    """Produce ``events`` enriched events (``compression``: the topic's producer compression;
+    None, as the stream worker writes ``usage.enriched``), then measure the raw inserts and the
+    sink on the same rows. Returns the JSON object ``meterline bench sink`` prints."""
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     topics = Topics(prefix)
     progress(f"generating {events} enriched events")
@@ -86,17 +92,17 @@ def run_sink_bench(
     records = batch_records(prepared)
     asyncio.run(create_topics(bootstrap, topics))
     progress(f"producing {len(records)} batch records")
-    asyncio.run(produce_records(bootstrap, topics.usage_enriched, records))
-    tune_gc()  # as the sink process does; applies to the raw inserts alike
+    asyncio.run(produce_records(bootstrap, topics.usage_enriched, records, compression))
+    tune_gc(batch_rows)  # as the sink process does; applies to the raw inserts alike
     with tempfile.TemporaryDirectory(prefix="meterline-bench-") as data_dir:
         url = f"chdb://{data_dir}"
         client = connect(url)
         try:
-            for db in ("bench_raw", "bench_raw_json", "bench_sink"):
+            for db in ("bench_raw", "bench_sink_format", "bench_sink"):
                 migrate(client, db)
             progress("raw clickhouse-connect insert")
             raw = _raw_insert_rate(client, "bench_raw", rows, batch_rows)
-            raw_json = _raw_json_insert_rate(client, "bench_raw_json", rows, batch_rows)
+            sink_format = _sink_format_insert_rate(client, "bench_sink_format", rows, batch_rows)
             settings = SinkSettings(
                 clickhouse_url=url,
                 clickhouse_database="bench_sink",
@@ -115,11 +121,13 @@ def run_sink_bench(
         "bench": "sink",
         "events": events,
         "batch_rows": batch_rows,
+        "input_compression": compression or "none",
         "rows_per_s": round(sink["rows_per_s"], 1),
         "raw_insert_rows_per_s": round(raw, 1),
         "ratio": round(sink["rows_per_s"] / raw, 3),
-        "raw_json_insert_rows_per_s": round(raw_json, 1),
-        "ratio_vs_raw_json": round(sink["rows_per_s"] / raw_json, 3),
+        "sink_format": USAGE.encoder.fmt,
+        "sink_format_insert_rows_per_s": round(sink_format, 1),
+        "ratio_vs_sink_format": round(sink["rows_per_s"] / sink_format, 3),
         "sink_elapsed_s": round(sink["elapsed_s"], 3),
         "sink_batches": sink["batches"],
         "all_stored": stored_rows == events,

@@ -39,9 +39,18 @@ def producer(events: int, bootstrap: str | None, as_json: bool) -> None:
 @bench.command("sink")
 @click.option("--events", default=100_000, show_default=True, help="Enriched events to store.")
 @click.option("--batch-rows", default=10_000, show_default=True, help="Rows per insert.")
+@click.option(
+    "--compression",
+    type=click.Choice(["none", "gzip", "lz4", "zstd", "snappy"]),
+    default="none",
+    show_default=True,
+    help="Compression of the produced enriched records (the stream worker writes none).",
+)
 @click.option("--bootstrap", default=None, help=BOOTSTRAP_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def sink(events: int, batch_rows: int, bootstrap: str | None, as_json: bool) -> None:
+def sink(
+    events: int, batch_rows: int, compression: str, bootstrap: str | None, as_json: bool
+) -> None:
     """Sink rows/s into ClickHouse (embedded chDB) vs a raw insert of the same rows, and ratio."""
     from meterline.bench.sink import run_sink_bench
 
@@ -49,7 +58,13 @@ def sink(events: int, batch_rows: int, bootstrap: str | None, as_json: bool) -> 
         click.echo(f"... {message}", err=True)
 
     with bench_broker(bootstrap) as servers:
-        result = run_sink_bench(servers, events, batch_rows, progress=progress)
+        result = run_sink_bench(
+            servers,
+            events,
+            batch_rows,
+            progress=progress,
+            compression=None if compression == "none" else compression,
+        )
     _emit(result, as_json)
 
 

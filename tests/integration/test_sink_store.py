@@ -9,10 +9,11 @@ import orjson
 import pytest
 
 from schemas.codec import encode_batch, encode_one
+from schemas.usage import EnrichedUsage
 from sinks.buffer import BatchBuffer
 from sinks.ddl import USAGE_EVENT_COLUMNS
 from sinks.migrations import MIGRATIONS, applied_versions, migrate
-from sinks.rows import USAGE, decode_record
+from sinks.rows import USAGE, Item, Origin, decode_record, usage_row
 from sinks.stats import SinkStats
 from sinks.store import ClickHouseStore, RetryPolicy
 from sinks.testing import enriched_events
@@ -181,3 +182,45 @@ def test_database_errors_are_retried_without_loss_or_double_count(chdb_client, d
     assert flaky.calls == 4
     assert base == (800, sum(e.cost for e in events)) and raw == 800
     assert rollup[:2] == base
+
+
+def test_fast_and_model_path_rows_store_the_same_values(chdb_client, db):
+    """Timestamps with offsets and fractions, money at 12 places: both decode paths' rows go
+    through the Arrow insert and land as the same stored values (DateTime64(3): floored ms)."""
+    elements = [orjson.loads(encode_one(e)) for e in enriched_events(2, seed=8)]
+    elements[0]["occurred_at"] = "2026-10-31T23:30:00.123999-05:00"
+    elements[1]["occurred_at"] = "2026-10-31T23:30:00.123999-05:00"
+    elements[1]["event_id"] = elements[0]["event_id"] + "-model"
+    elements[1]["cost"] = "1E-3"  # the model accepts it, both fast paths decline it
+    got = [
+        *decode_record(USAGE, "enriched", 0, 0, orjson.dumps(elements[:1]), NOW).items,
+        *decode_record(USAGE, "enriched", 0, 1, orjson.dumps(elements[1:]), NOW).items,
+    ]
+    assert [type(i.row[1]) for i in got] == [str, datetime]  # one row from each path
+    assert isinstance(got[1].message, EnrichedUsage)
+    store = ClickHouseStore(chdb_client, db)
+    assert store.insert(USAGE, got, "mixed") == []
+    rows = chdb_client.query(
+        f"SELECT occurred_at, cost, provider_cost, tags FROM {db}.usage_events ORDER BY event_id"
+    ).result_rows
+    expected_at = datetime(2026, 11, 1, 4, 30, 0, 123000)
+    assert [r[0] for r in rows] == [expected_at, expected_at]
+    assert [r[1:] for r in rows] == [
+        (Decimal(e["cost"]), e.get("provider_cost") and Decimal(e["provider_cost"]), e["tags"])
+        for e in elements
+    ]
+    assert rows[1][1] == Decimal("0.001")
+
+
+def test_stored_id_lookup_never_splits_an_id(chdb_client, db):
+    """Ids travel joined by newlines; an id holding one is looked up as a whole instead."""
+    store = ClickHouseStore(chdb_client, db)
+    event = enriched_events(1)[0]
+    row = usage_row(event)
+    odd = [*row]
+    odd[0] = "a\nb"
+    chdb_client.insert(f"{db}.usage_events", [row, odd], column_names=list(USAGE_EVENT_COLUMNS))
+    items = [Item(None, [key], Origin("t", 0, 0, i)) for i, key in enumerate(
+        ["a", "b", "a\nb", event.event_id, "missing"])]  # fmt: skip
+    assert store.stored_keys(USAGE, items) == {"a\nb", event.event_id}
+    assert store.stored_keys(USAGE, items[3:]) == {event.event_id}
