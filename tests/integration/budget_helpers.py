@@ -5,12 +5,20 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from schemas.budgets import BudgetAlert
+from schemas.budgets import (
+    BudgetAction,
+    BudgetAlert,
+    BudgetScope,
+    BudgetState,
+    BudgetStatus,
+    BudgetUnit,
+    BudgetWindow,
+)
 from schemas.codec import decode_batch, encode_batch
 from schemas.dead_letters import DeadLetter
 from schemas.usage import CostSource, EnrichedUsage, TokenCounts
@@ -107,3 +115,22 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):  # type: 
 
 def run(coro):  # type: ignore[no-untyped-def]
     return asyncio.run(coro)
+
+
+def exceeded_state(key_id: str, spend: str = "2", limit: str = "1") -> BudgetState:
+    """What the stream publishes when a key's hard cap (policy ``cap-<key>``) is crossed."""
+    now = datetime.now(UTC)
+    return BudgetState(
+        policy_id=f"cap-{key_id}",
+        scope=BudgetScope.KEY,
+        subject=key_id,
+        status=BudgetStatus.EXCEEDED,
+        action=BudgetAction.BLOCK,
+        unit=BudgetUnit.USD,
+        window=BudgetWindow.ROLLING_24H,
+        spend=Decimal(spend),
+        limit=Decimal(limit),
+        window_start=now - timedelta(hours=3),
+        resets_at=now + timedelta(hours=2),
+        updated_at=now,
+    )

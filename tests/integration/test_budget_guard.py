@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -12,34 +10,12 @@ from producers.budget_guard import BudgetGuard
 from producers.config import GuardSettings
 from producers.guard_sync import SyncBudgetGuard
 from schemas.budgets import (
-    BudgetAction,
-    BudgetScope,
     BudgetState,
-    BudgetStatus,
-    BudgetUnit,
-    BudgetWindow,
 )
 from schemas.codec import encode_one
+from tests.integration.budget_helpers import exceeded_state
 
 pytestmark = pytest.mark.integration
-
-
-def exceeded(key: str) -> BudgetState:
-    now = datetime.now(UTC)
-    return BudgetState(
-        policy_id=f"cap-{key}",
-        scope=BudgetScope.KEY,
-        subject=key,
-        status=BudgetStatus.EXCEEDED,
-        action=BudgetAction.BLOCK,
-        unit=BudgetUnit.USD,
-        window=BudgetWindow.ROLLING_1H,
-        spend=Decimal(2),
-        limit=Decimal(1),
-        window_start=now - timedelta(hours=1),
-        resets_at=now + timedelta(hours=1),
-        updated_at=now,
-    )
 
 
 async def publish(bootstrap: str, topic: str, state: BudgetState) -> None:
@@ -52,14 +28,14 @@ async def publish(bootstrap: str, topic: str, state: BudgetState) -> None:
 
 
 async def test_guard_loads_state_before_serving_and_follows_changes(tansu, topics) -> None:
-    await publish(tansu.bootstrap, topics.budget_state, exceeded("k-old"))
+    await publish(tansu.bootstrap, topics.budget_state, exceeded_state("k-old"))
     guard = BudgetGuard(GuardSettings(kafka_bootstrap=tansu.bootstrap, topic_prefix=topics.prefix))
     await guard.start()
     try:
         assert guard.available
         assert not guard.check("k-old").allowed
         assert guard.check("k-new").allowed
-        await publish(tansu.bootstrap, topics.budget_state, exceeded("k-new"))
+        await publish(tansu.bootstrap, topics.budget_state, exceeded_state("k-new"))
         async with asyncio.timeout(10):
             while guard.check("k-new").allowed:
                 await asyncio.sleep(0.01)
@@ -93,7 +69,7 @@ async def test_broker_lost_after_loading_follows_the_fail_mode(mode: str, tmp_pa
     broker = TansuBroker(log_path=tmp_path / "tansu.log").start()
     try:
         await create_topics(broker.bootstrap, topics)
-        await publish(broker.bootstrap, topics.budget_state, exceeded("k-blocked"))
+        await publish(broker.bootstrap, topics.budget_state, exceeded_state("k-blocked"))
         settings = GuardSettings(
             kafka_bootstrap=broker.bootstrap,
             topic_prefix=topics.prefix,
@@ -121,7 +97,7 @@ def test_litellm_hook_can_load_the_guard_factory(tansu, topics, monkeypatch) -> 
 
     monkeypatch.setenv("METERLINE_KAFKA_BOOTSTRAP", tansu.bootstrap)
     monkeypatch.setenv("METERLINE_TOPIC_PREFIX", topics.prefix)
-    asyncio.run(publish(tansu.bootstrap, topics.budget_state, exceeded("k-capped")))
+    asyncio.run(publish(tansu.bootstrap, topics.budget_state, exceeded_state("k-capped")))
     guard = load_guard("producers.guard_sync:started_guard")
     assert isinstance(guard, SyncBudgetGuard)
     try:

@@ -11,7 +11,6 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,18 +25,14 @@ from aiokafka import AIOKafkaProducer
 from meterline.kafka_admin import create_topics
 from producers.integrations.testing import LiteLLMProxy
 from schemas.budgets import (
-    BudgetAction,
-    BudgetScope,
     BudgetState,
-    BudgetStatus,
-    BudgetUnit,
-    BudgetWindow,
 )
 from schemas.codec import encode_one
 from schemas.topics import Topics
 from schemas.usage import Status, UsageEvent
 from tests.integration._fake_openai import BROKEN_MODEL, STREAM_USAGE, USAGE, FakeOpenAI
 from tests.integration._raw_topic import read_raw_events
+from tests.integration.budget_helpers import exceeded_state
 
 pytestmark = [
     pytest.mark.integration,
@@ -92,12 +87,20 @@ class Stack:
         )
 
 
+def over_cap(key_id: str) -> BudgetState:
+    return exceeded_state(key_id, spend="50.25", limit="50")
+
+
 @pytest.fixture(scope="module")
 def stack(tansu, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
     """One proxy for the module: it takes several seconds to start."""
     topics = Topics(f"t{uuid.uuid4().hex[:10]}.")
     asyncio.run(create_topics(tansu.bootstrap, topics))
-    publish_state(tansu.bootstrap, topics.budget_state, exceeded("runaway-prod"))
+    publish_state(
+        tansu.bootstrap,
+        topics.budget_state,
+        over_cap("runaway-prod"),
+    )
     workdir = tmp_path_factory.mktemp("litellm-proxy")
     with FakeOpenAI() as provider:
         config = workdir / "config.yaml"
@@ -120,25 +123,6 @@ def stack(tansu, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:  
         proxy = LiteLLMProxy(config, log_path=workdir / "proxy.log", env=env, cwd=REPO)
         with proxy:
             yield Stack(proxy, provider, topics, tansu.bootstrap)
-
-
-def exceeded(key_id: str) -> BudgetState:
-    """What the stream publishes when a key's hard cap is crossed."""
-    now = datetime.now(UTC)
-    return BudgetState(
-        policy_id=f"cap-{key_id}",
-        scope=BudgetScope.KEY,
-        subject=key_id,
-        status=BudgetStatus.EXCEEDED,
-        action=BudgetAction.BLOCK,
-        unit=BudgetUnit.USD,
-        window=BudgetWindow.ROLLING_24H,
-        spend=Decimal("50.25"),
-        limit=Decimal(50),
-        window_start=now - timedelta(hours=3),
-        resets_at=now + timedelta(hours=2),
-        updated_at=now,
-    )
 
 
 def publish_state(bootstrap: str, topic: str, state: BudgetState) -> None:
@@ -264,7 +248,11 @@ def test_key_is_refused_once_its_budget_state_says_exceeded(stack: Stack) -> Non
     client = stack.client("sk-late-test")
     body = {"metadata": {"tags": ["customer:acme", f"feature:{feature}"]}}
     client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, extra_body=body)
-    publish_state(stack.bootstrap, stack.topics.budget_state, exceeded("late-prod"))
+    publish_state(
+        stack.bootstrap,
+        stack.topics.budget_state,
+        over_cap("late-prod"),
+    )
     deadline = time.monotonic() + 20
     while True:
         try:
