@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from meterline.kafka_admin import create_topics
+from meterline.local.process import terminate
 from meterline.local.tansu import TansuBroker, kafka_answers
 from schemas.topics import Topics
 from sinks.testing import SinkProcess
@@ -170,14 +170,7 @@ class LocalStack:
 
     def _stop_api(self) -> None:
         api, self.api = self.api, None
-        if api is None or api.poll() is not None:
-            return
-        api.send_signal(signal.SIGTERM)
-        try:
-            api.wait(10)
-        except subprocess.TimeoutExpired:
-            api.kill()
-            api.wait()
+        terminate(api, 10)
 
     def stop(self) -> None:
         self._stop_api()

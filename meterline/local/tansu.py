@@ -6,7 +6,6 @@ Storage is ``memory://``: a restarted broker starts empty, so callers recreate t
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import struct
 import subprocess
@@ -15,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 
 from meterline.local.ports import free_port
+from meterline.local.process import terminate
 
 __all__ = ["BrokerNotReady", "TansuBroker", "wait_for_kafka"]
 
@@ -136,13 +136,7 @@ class TansuBroker:
 
     def stop(self, timeout: float = 5.0) -> None:
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        terminate(process, timeout)
         if self._log is not None:
             self._log.close()
             self._log = None
