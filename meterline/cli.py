@@ -20,6 +20,7 @@ from meterline.commands.prices import prices
 from meterline.commands.reconcile import reconcile
 from meterline.commands.report import report
 from meterline.commands.schemas import schemas
+from meterline.commands.share import share
 from meterline.commands.simulate import simulate
 from meterline.commands.sink import sink
 from meterline.commands.sql import sql
@@ -63,6 +64,7 @@ cli.add_command(prices)
 cli.add_command(stream)
 cli.add_command(budgets)
 cli.add_command(simulate)
+cli.add_command(share)
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from reports._sql import QueryClient, QueryResult
+from reports.console import LiveBudgets, mount_console
 from reports.cost import DIMENSIONS, CostFilter, CostReport, cost_report, feature_report
 from reports.csv_inputs import parse_provider_bill, parse_revenue
 from reports.errors import QueryFailedError, ReportError
@@ -103,9 +104,15 @@ def _docs(model: type) -> dict[int | str, dict[str, Any]]:
 
 
 def create_app(
-    client: QueryClient, database: str, token: str, plans: PlansFile | None = None
+    client: QueryClient,
+    database: str,
+    token: str,
+    plans: PlansFile | None = None,
+    live: LiveBudgets | None = None,
+    console_secret: str | None = None,
 ) -> FastAPI:
-    """The API app. ``token`` must be non-empty: with no token there is no data."""
+    """The API app with the console (``reports.console``) at ``/``. ``token`` must be
+    non-empty: with no token there is no data."""
     if not token:
         raise ValueError("the report API needs a bearer token")
     store = _SerialClient(client)
@@ -115,6 +122,8 @@ def create_app(
         title="Meterline reports",
         version="1",
         description="Per-customer LLM cost, invoices, reconciliation and margin (read-only).",
+        docs_url=None,  # served from local assets by the console
+        redoc_url=None,
     )
 
     @app.exception_handler(ReportError)
@@ -217,4 +226,5 @@ def create_app(
             return _csv(csv_text(margin_rows(result)), f"margin-{month.label}")
         return jsonable(result)
 
+    mount_console(app, store, database, token, plans, live, console_secret)
     return app

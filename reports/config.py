@@ -20,3 +20,9 @@ class ReportSettings(BaseSettings):
     """Bearer token the API demands; ``meterline api`` makes a random one when unset."""
     report_plans_file: Path | None = None
     """Plans YAML the API's ``/invoices`` uses (the CLI takes ``--plans``)."""
+    console_secret: SecretStr | None = None
+    """Signs console sessions and share links (default: the API token, so rotating the token
+    ends every session and share link)."""
+    console_url: str | None = None
+    """Public base URL of the console for the links ``meterline share`` prints
+    (default: http://METERLINE_REPORT_API_HOST:METERLINE_REPORT_API_PORT)."""

@@ -1,0 +1,310 @@
+"""What each console page shows, computed from the store with the existing reports.
+
+Every figure in a table comes from a report over ``usage_events FINAL`` (``cost_report``,
+``feature_report``, ``build_invoices``, ``reconcile``, ``compute_margins``), so a page says
+exactly what the CLI and the API say. Charts of cost over days read the ``usage_daily`` rollup.
+Functions take a query client, a database and a period and return plain data for templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from reports._sql import QueryClient, checked_database, rows
+from reports.console.live import BudgetRow, LiveSnapshot, budget_rows, rows_for, worst_status
+from reports.cost import CostFilter, CostGroup, CostReport, cost_report, feature_report
+from reports.csv_inputs import BillLine
+from reports.invoice_math import Invoice, build_invoice
+from reports.invoices import build_invoices, usage_by_customer_model
+from reports.margin import MarginReport, MarginRow, compute_margins
+from reports.periods import TimeRange
+from reports.plans import PlansFile
+from reports.reconcile import DEFAULT_TOLERANCE, Reconciliation, reconcile
+from reports.unit_costs import FeatureUnitCost
+from schemas.budgets import BudgetStatus
+
+__all__ = [
+    "CustomerPage",
+    "CustomerRow",
+    "Overview",
+    "Series",
+    "budget_alerts",
+    "customer_page",
+    "customers_table",
+    "daily_series",
+    "dead_letters",
+    "overview",
+]
+
+TOP_CUSTOMERS_CHART = 5
+TOP_CUSTOMERS_TABLE = 10
+RECENT_ALERTS = 50
+RECENT_DEAD_LETTERS = 100
+
+
+@dataclass(frozen=True)
+class Series:
+    """Cost per day (labels) per name (datasets), for a stacked chart."""
+
+    labels: list[str]
+    datasets: dict[str, list[str]]
+    """Name → cost per label as exact decimal strings."""
+
+
+def daily_series(
+    client: QueryClient,
+    database: str,
+    period: TimeRange,
+    dimension: str,
+    customer: str | None = None,
+    keep: Sequence[str] | None = None,
+) -> Series:
+    """Cost per day by ``dimension`` (customer, feature or model) from ``usage_daily``; with
+    ``keep``, other values are folded into ``(other)``."""
+    db = checked_database(database)
+    column = {"customer": "customer", "feature": "feature", "model": "model"}[dimension]
+    where = "day >= {first:Date} AND day < {end:Date}"
+    params: dict[str, Any] = {"first": period.start.date(), "end": period.end.date()}
+    if customer is not None:
+        where += " AND customer = {customer:String}"
+        params["customer"] = customer
+    found = rows(
+        client,
+        f"SELECT day, toString({column}) AS name, sum(cost) AS cost FROM {db}.usage_daily "
+        f"WHERE {where} GROUP BY day, name ORDER BY day, name",
+        params,
+    )
+    days = sorted({r["day"] for r in found})
+    labels = [d.isoformat() for d in days]
+    index = {d: i for i, d in enumerate(days)}
+    kept = set(keep) if keep is not None else None
+    sums: dict[str, list[Decimal]] = {}
+    for r in found:
+        name = r["name"] or "(none)"
+        if kept is not None and name not in kept:
+            name = "(other)"
+        sums.setdefault(name, [Decimal(0)] * len(days))[index[r["day"]]] += r["cost"]
+    order = list(keep or []) + sorted(n for n in sums if kept is None or n not in kept)
+    return Series(
+        labels=labels,
+        datasets={n: [format(v, "f") for v in sums[n]] for n in order if n in sums},
+    )
+
+
+@dataclass(frozen=True)
+class Overview:
+    costs: CostReport
+    top: tuple[CostGroup, ...]
+    revenue: Decimal | None
+    margin: MarginReport | None
+    reconciliation: Reconciliation
+    standout: FeatureUnitCost | None
+    daily: Series
+
+
+def _revenue(invoices: Sequence[Invoice]) -> dict[str, Decimal]:
+    return {i.customer: i.total for i in invoices if i.plan is not None}
+
+
+def _margins(costs: CostReport, plans: PlansFile | None, invoices: Sequence[Invoice]) -> Any:
+    if plans is None:
+        return None
+    cost = {g.group["customer"]: g.cost for g in costs.groups}
+    return compute_margins(costs.range, cost, _revenue(invoices))
+
+
+def overview(
+    client: QueryClient, database: str, period: TimeRange, plans: PlansFile | None
+) -> Overview:
+    """Totals, top customers, the reconciliation verdict, the stand-out feature and daily cost
+    stacked by the top customers. Revenue is what the configured plans invoice."""
+    costs = cost_report(client, database, period, by=("customer",))
+    invoices = build_invoices(client, database, period, plans) if plans is not None else []
+    margin = _margins(costs, plans, invoices)
+    features = feature_report(client, database, period)
+    standouts = [f for f in features if f.stands_out]
+    standouts.sort(
+        key=lambda f: -(f.cost_share_percent / (f.request_share_percent or Decimal("0.01")))
+    )
+    top_names = [g.group["customer"] for g in costs.groups[:TOP_CUSTOMERS_CHART]]
+    return Overview(
+        costs=costs,
+        top=costs.groups[:TOP_CUSTOMERS_TABLE],
+        revenue=margin.total_revenue if margin is not None else None,
+        margin=margin,
+        reconciliation=reconcile(client, database, period),
+        standout=standouts[0] if standouts else None,
+        daily=daily_series(client, database, period, "customer", keep=top_names),
+    )
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    customer: str
+    cost: Decimal
+    requests: int
+    tokens: int
+    revenue: Decimal | None
+    margin: Decimal | None
+    margin_percent: Decimal | None
+    budget: BudgetStatus | None
+
+
+SORT_KEYS = ("customer", "cost", "requests", "tokens", "revenue", "margin", "margin_percent")
+
+
+def customers_table(
+    client: QueryClient,
+    database: str,
+    period: TimeRange,
+    plans: PlansFile | None,
+    live: LiveSnapshot | None,
+    query: str = "",
+    sort: str = "cost",
+    descending: bool = True,
+) -> list[CustomerRow]:
+    """Every customer with usage in ``period`` (and every planned one), filtered by a
+    case-insensitive substring of its id and sorted by ``sort`` (one of ``SORT_KEYS``)."""
+    costs = cost_report(client, database, period, by=("customer",))
+    invoices = build_invoices(client, database, period, plans) if plans is not None else []
+    margin = _margins(costs, plans, invoices)
+    by_margin: dict[str, MarginRow] = {r.customer: r for r in margin.rows} if margin else {}
+    used = {g.group["customer"]: g for g in costs.groups}
+    budgets = budget_rows(live) if live is not None else []
+    bindings = live.bindings if live is not None else ()
+    out = []
+    for customer in sorted(set(used) | set(by_margin)):
+        if query and query.lower() not in customer.lower():
+            continue
+        g = used.get(customer)
+        m = by_margin.get(customer)
+        keys = [b.api_key_id for b in bindings if b.owner_customer == customer]
+        out.append(
+            CustomerRow(
+                customer=customer,
+                cost=g.cost if g else Decimal(0),
+                requests=g.requests if g else 0,
+                tokens=g.tokens if g else 0,
+                revenue=m.revenue if m else None,
+                margin=m.margin if m else None,
+                margin_percent=m.margin_percent if m else None,
+                budget=worst_status(rows_for(budgets, customer, keys, ())),
+            )
+        )
+    key = sort if sort in SORT_KEYS else "cost"
+    present = [r for r in out if getattr(r, key) is not None]
+    missing = [r for r in out if getattr(r, key) is None]
+    present.sort(key=lambda r: (getattr(r, key), r.customer), reverse=descending)
+    return present + missing
+
+
+@dataclass(frozen=True)
+class CustomerPage:
+    customer: str
+    total: CostReport
+    by_feature: CostReport
+    by_model: CostReport
+    keys: CostReport
+    bound_keys: list[Any]
+    budgets: list[BudgetRow]
+    alerts: list[dict[str, Any]]
+    invoice: Invoice | None
+    daily_feature: Series
+    daily_model: Series
+    live: LiveSnapshot | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def customer_page(
+    client: QueryClient,
+    database: str,
+    period: TimeRange,
+    customer: str,
+    plans: PlansFile | None,
+    live: LiveSnapshot | None,
+) -> CustomerPage:
+    """One customer: cost by feature, model, key and team; its budgets and alerts; its invoice
+    preview under the plans."""
+    flt = CostFilter(customer=customer)
+    keys = cost_report(client, database, period, by=("key", "team"), flt=flt)
+    bound = [b for b in (live.bindings if live else ()) if b.owner_customer == customer]
+    key_ids = {g.group["key"] for g in keys.groups} | {b.api_key_id for b in bound}
+    teams = {g.group["team"] for g in keys.groups} | {b.team_id for b in bound}
+    budgets = rows_for(budget_rows(live), customer, key_ids, teams) if live else []
+    subjects = sorted({customer} | {k for k in key_ids if k} | {t for t in teams if t})
+    invoice = None
+    if plans is not None:
+        usage = usage_by_customer_model(client, database, period).get(customer, [])
+        invoice = build_invoice(customer, period.label, usage, plans)
+    return CustomerPage(
+        customer=customer,
+        total=cost_report(client, database, period, by=("customer",), flt=flt),
+        by_feature=cost_report(client, database, period, by=("feature",), flt=flt),
+        by_model=cost_report(client, database, period, by=("model",), flt=flt),
+        keys=keys,
+        bound_keys=bound,
+        budgets=budgets,
+        alerts=budget_alerts(client, database, subjects),
+        invoice=invoice,
+        daily_feature=daily_series(client, database, period, "feature", customer=customer),
+        daily_model=daily_series(client, database, period, "model", customer=customer),
+        live=live,
+    )
+
+
+def budget_alerts(
+    client: QueryClient, database: str, subjects: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """The most recent alerts (of ``subjects`` only, when given), newest first."""
+    db = checked_database(database)
+    where, params = "", {}
+    if subjects is not None:
+        where, params = "WHERE subject IN {subjects:Array(String)}", {"subjects": list(subjects)}
+    return rows(
+        client,
+        f"SELECT alert_id, policy_id, toString(scope) AS scope, subject, threshold, spend, "
+        f"`limit`, toString(unit) AS unit, toString(window) AS window, event_id, occurred_at, "
+        f"emitted_at FROM {db}.budget_alerts FINAL {where} "
+        f"ORDER BY emitted_at DESC, threshold DESC LIMIT {RECENT_ALERTS}",
+        params,
+    )
+
+
+def dead_letters(
+    client: QueryClient, database: str, period: TimeRange
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The period's most recent dead letters (newest first) and their count per kind."""
+    db = checked_database(database)
+    params = {"start": period.start, "end": period.end}
+    where = (
+        "received_at >= {start:DateTime64(3, 'UTC')} AND received_at < {end:DateTime64(3, 'UTC')}"
+    )
+    recent = rows(
+        client,
+        f"SELECT dead_letter_id, received_at, toString(error_kind) AS kind, reason, "
+        f"source_topic, partition, offset, event_id, api_key_id, substring(raw, 1, 300) AS raw "
+        f"FROM {db}.dead_letters FINAL WHERE {where} "
+        f"ORDER BY received_at DESC, dead_letter_id LIMIT {RECENT_DEAD_LETTERS}",
+        params,
+    )
+    kinds = rows(
+        client,
+        f"SELECT toString(error_kind) AS kind, count() AS n FROM {db}.dead_letters FINAL "
+        f"WHERE {where} GROUP BY kind ORDER BY n DESC, kind",
+        params,
+    )
+    return recent, {k["kind"]: int(k["n"]) for k in kinds}
+
+
+def reconcile_with_bill(
+    client: QueryClient, database: str, period: TimeRange, bill: Sequence[BillLine] | None
+) -> Reconciliation:
+    return reconcile(client, database, period, bill, DEFAULT_TOLERANCE)
+
+
+def month_days(period: TimeRange) -> tuple[date, date]:
+    return period.start.date(), period.end.date()
