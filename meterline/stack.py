@@ -133,6 +133,9 @@ class LocalStack:
             "METERLINE_CLICKHOUSE_URL": f"chdb://{self.paths.chdb.resolve()}",
             "METERLINE_CLICKHOUSE_DATABASE": self.database,
             "METERLINE_REPORT_API_TOKEN": self.api_token,
+            # The console's budget pages follow this stack's topics.
+            "METERLINE_KAFKA_BOOTSTRAP": self.bootstrap,
+            "METERLINE_TOPIC_PREFIX": self.topic_prefix,
         }
         log = open(self.paths.logs / "api.log", "ab")  # noqa: SIM115 - the child keeps it
         try:
@@ -166,7 +169,14 @@ class LocalStack:
                 time.sleep(0.2)
         else:
             raise RuntimeError(f"report API did not answer on port {port} in {timeout}s")
-        self.say(f"api        pid {self.api.pid}, http://127.0.0.1:{port}/docs")
+        self.say(f"api        pid {self.api.pid}, console http://127.0.0.1:{port}/ (docs /docs)")
+
+    def serve_api(self, port: int, token: str, env: dict[str, str] | None = None) -> None:
+        """Start the report API and console on a running stack (``env``: extra settings for
+        it, e.g. a plans file)."""
+        self.api_token = token
+        self.extra_env = {**self.extra_env, **(env or {})}
+        self._start_api(port)
 
     def _stop_api(self) -> None:
         api, self.api = self.api, None

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from reports._sql import QueryClient, checked_database, rows
 from reports.console.live import BudgetRow, LiveSnapshot, budget_rows, rows_for, worst_status
-from reports.cost import CostFilter, CostGroup, CostReport, cost_report, feature_report
+from reports.cost import (
+    NO_FEATURE,
+    CostFilter,
+    CostGroup,
+    CostReport,
+    cost_report,
+    feature_report,
+)
 from reports.csv_inputs import BillLine
 from reports.invoice_math import Invoice, build_invoice
 from reports.invoices import build_invoices, usage_by_customer_model
@@ -30,6 +36,7 @@ from schemas.budgets import BudgetStatus
 __all__ = [
     "CustomerPage",
     "CustomerRow",
+    "FeatureRow",
     "Overview",
     "Series",
     "budget_alerts",
@@ -37,6 +44,7 @@ __all__ = [
     "customers_table",
     "daily_series",
     "dead_letters",
+    "feature_table",
     "overview",
 ]
 
@@ -300,11 +308,31 @@ def dead_letters(
     return recent, {k["kind"]: int(k["n"]) for k in kinds}
 
 
+@dataclass(frozen=True)
+class FeatureRow:
+    unit: FeatureUnitCost
+    top_customer: str
+    top_customer_cost: Decimal
+
+
+def feature_table(client: QueryClient, database: str, period: TimeRange) -> list[FeatureRow]:
+    """``feature_report`` with the customer that spends most on each feature."""
+    features = feature_report(client, database, period)
+    pairs = cost_report(client, database, period, by=("feature", "customer"))
+    top: dict[str, CostGroup] = {}
+    for g in pairs.groups:  # sorted by cost, highest first
+        top.setdefault(g.group["feature"] or NO_FEATURE, g)
+    return [
+        FeatureRow(
+            unit=f,
+            top_customer=top[f.feature].group["customer"] if f.feature in top else "",
+            top_customer_cost=top[f.feature].cost if f.feature in top else Decimal(0),
+        )
+        for f in features
+    ]
+
+
 def reconcile_with_bill(
     client: QueryClient, database: str, period: TimeRange, bill: Sequence[BillLine] | None
 ) -> Reconciliation:
     return reconcile(client, database, period, bill, DEFAULT_TOLERANCE)
-
-
-def month_days(period: TimeRange) -> tuple[date, date]:
-    return period.start.date(), period.end.date()

@@ -229,21 +229,13 @@ def mount_console(
     @app.get("/features", include_in_schema=False, dependencies=signed_in)
     def features_page(request: Request, period: str | None = None) -> Response:
         month = _period(period)
-        features = data.feature_report(client, database, month)
-        labels = [f.feature for f in features]
-        charts = [
-            chart_payload(
-                "shares",
-                "bar",
-                labels,
-                {
-                    "cost share %": [format(f.cost_share_percent, "f") for f in features],
-                    "request share %": [format(f.request_share_percent, "f") for f in features],
-                },
-                False,
-            )
-        ]
-        return page(request, "features.html", period=month, features=features, charts=charts)
+        rows = data.feature_table(client, database, month)
+        shares = {
+            "cost share %": [format(r.unit.cost_share_percent, "f") for r in rows],
+            "request share %": [format(r.unit.request_share_percent, "f") for r in rows],
+        }
+        charts = [chart_payload("shares", "bar", [r.unit.feature for r in rows], shares, False)]
+        return page(request, "features.html", period=month, rows=rows, charts=charts)
 
     @app.get("/budgets", include_in_schema=False, dependencies=signed_in)
     def budgets_page(request: Request) -> Response:
@@ -304,7 +296,11 @@ def mount_console(
     def dead_letters_page(request: Request, period: str | None = None) -> Response:
         month = _period(period)
         recent, kinds = data.dead_letters(client, database, month)
-        return page(request, "dead_letters.html", period=month, recent=recent, kinds=kinds)
+        live_now = snapshot()
+        owners = {b.api_key_id: b for b in live_now.bindings} if live_now else {}
+        return page(
+            request, "dead_letters.html", period=month, recent=recent, kinds=kinds, owners=owners
+        )
 
 
 _MAX_BILL_BYTES = 20_000_000
