@@ -234,14 +234,20 @@ def customer_page(
     customer: str,
     plans: PlansFile | None,
     live: LiveSnapshot | None,
+    own_only: bool = False,
 ) -> CustomerPage:
     """One customer: cost by feature, model, key and team; its budgets and alerts; its invoice
-    preview under the plans."""
+    preview under the plans. Budgets and alerts cover the customer, its keys and its teams;
+    with ``own_only`` (a share link) only the customer and the keys it owns, since a shared
+    key's or a team's spend includes other customers'."""
     flt = CostFilter(customer=customer)
     keys = cost_report(client, database, period, by=("key", "team"), flt=flt)
     bound = [b for b in (live.bindings if live else ()) if b.owner_customer == customer]
-    key_ids = {g.group["key"] for g in keys.groups} | {b.api_key_id for b in bound}
-    teams = {g.group["team"] for g in keys.groups} | {b.team_id for b in bound}
+    key_ids = {b.api_key_id for b in bound}
+    teams: set[str] = set()
+    if not own_only:
+        key_ids |= {g.group["key"] for g in keys.groups}
+        teams = {g.group["team"] for g in keys.groups} | {b.team_id for b in bound}
     budgets = rows_for(budget_rows(live), customer, key_ids, teams) if live else []
     subjects = sorted({customer} | {k for k in key_ids if k} | {t for t in teams if t})
     invoice = None

@@ -203,7 +203,9 @@ def mount_console(
 
     def customer_view(request: Request, customer: str, period: str | None, share: bool) -> Response:
         month = _period(period)
-        view = data.customer_page(client, database, month, customer, plans, snapshot())
+        view = data.customer_page(
+            client, database, month, customer, plans, snapshot(), own_only=share
+        )
         charts = [
             chart_payload(
                 "by-feature", "bar", view.daily_feature.labels, view.daily_feature.datasets, True
