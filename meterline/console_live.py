@@ -81,6 +81,10 @@ class KafkaLiveBudgets:
                 self._error = f"{type(exc).__name__}: {exc}"
                 log.warning("console budget state: %s; retrying", self._error)
                 await asyncio.sleep(_RETRY_S)
+            except Exception as exc:  # keep following; the page shows what went wrong
+                self._error = f"{type(exc).__name__}: {exc}"
+                log.exception("console budget state follower failed; retrying")
+                await asyncio.sleep(_RETRY_S)
 
     async def _follow(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -103,10 +107,17 @@ class KafkaLiveBudgets:
                 if batches or not self._ready:
                     # Publish copies: snapshot() reads them from another thread.
                     self._values = {t: dict(v) for t, v in fresh.items()}
-                if not self._ready and all(await consumer.position(tp) >= ends[tp] for tp in tps):
+                if not self._ready and await self._caught_up(consumer, ends):
                     self._ready, self._error = True, ""
         finally:
             await consumer.stop()
+
+    @staticmethod
+    async def _caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+        for tp, end in ends.items():
+            if await consumer.position(tp) < end:
+                return False
+        return True
 
     def _apply(
         self, into: dict[str, Any], topic: str, key: bytes | None, value: bytes | None
