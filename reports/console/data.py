@@ -1,31 +1,26 @@
-"""What each console page shows, computed from the store with the existing reports.
+"""What each console page shows.
 
-Every figure in a table comes from a report over ``usage_events FINAL`` (``cost_report``,
-``feature_report``, ``build_invoices``, ``reconcile``, ``compute_margins``), so a page says
-exactly what the CLI and the API say. Charts of cost over days read the ``usage_daily`` rollup.
-Functions take a query client, a database and a period and return plain data for templates.
+Figures come through ``Figures``: the ``usage_daily`` rollup where it provably equals
+``usage_events FINAL`` for the period, else the exact reports (``cost_report``,
+``feature_report``, ``build_invoices``); either way a page says what the CLI and the API say.
+Margins, unit costs and invoices use the same pure rules as those reports
+(``compute_margins``, ``unit_costs``, ``build_invoice``); the reconciliation is ``reconcile``.
+Charts of cost over days read the rollup.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from reports._sql import QueryClient, checked_database, rows
+from reports.console.figures import Figures
 from reports.console.live import BudgetRow, LiveSnapshot, budget_rows, rows_for, worst_status
-from reports.cost import (
-    NO_FEATURE,
-    CostFilter,
-    CostGroup,
-    CostReport,
-    cost_report,
-    feature_report,
-)
+from reports.cost import NO_FEATURE, CostGroup, CostReport
 from reports.csv_inputs import BillLine
-from reports.invoice_math import Invoice, build_invoice
-from reports.invoices import build_invoices, usage_by_customer_model
+from reports.invoice_math import Invoice
 from reports.margin import MarginReport, MarginRow, compute_margins
 from reports.periods import TimeRange
 from reports.plans import PlansFile
@@ -48,6 +43,8 @@ __all__ = [
     "overview",
 ]
 
+ROLLUP = "usage_daily (checked equal to usage_events FINAL for this period)"
+BASE = "usage_events FINAL"
 TOP_CUSTOMERS_CHART = 5
 TOP_CUSTOMERS_TABLE = 10
 RECENT_ALERTS = 50
@@ -112,6 +109,7 @@ class Overview:
     reconciliation: Reconciliation
     standout: FeatureUnitCost | None
     daily: Series
+    source: str
 
 
 def _revenue(invoices: Sequence[Invoice]) -> dict[str, Decimal]:
@@ -125,16 +123,15 @@ def _margins(costs: CostReport, plans: PlansFile | None, invoices: Sequence[Invo
     return compute_margins(costs.range, cost, _revenue(invoices))
 
 
-def overview(
-    client: QueryClient, database: str, period: TimeRange, plans: PlansFile | None
-) -> Overview:
+def overview(figures: Figures, period: TimeRange, plans: PlansFile | None) -> Overview:
     """Totals, top customers, the reconciliation verdict, the stand-out feature and daily cost
     stacked by the top customers. Revenue is what the configured plans invoice."""
-    costs = cost_report(client, database, period, by=("customer",))
-    invoices = build_invoices(client, database, period, plans) if plans is not None else []
+    state = figures.state(period)
+    exact = figures.rollup_is_exact(period, state)
+    costs = figures.cost(period, ("customer",), exact)
+    invoices = figures.invoices(period, plans, exact) if plans is not None else []
     margin = _margins(costs, plans, invoices)
-    features = feature_report(client, database, period)
-    standouts = [f for f in features if f.stands_out]
+    standouts = [f for f in figures.features(period, exact) if f.stands_out]
     standouts.sort(
         key=lambda f: -(f.cost_share_percent / (f.request_share_percent or Decimal("0.01")))
     )
@@ -144,10 +141,15 @@ def overview(
         top=costs.groups[:TOP_CUSTOMERS_TABLE],
         revenue=margin.total_revenue if margin is not None else None,
         margin=margin,
-        reconciliation=reconcile(client, database, period),
+        reconciliation=figures.reconciliation(period, state),
         standout=standouts[0] if standouts else None,
-        daily=daily_series(client, database, period, "customer", keep=top_names),
+        daily=daily_series(figures.client, figures.db, period, "customer", keep=top_names),
+        source=_source(exact),
     )
+
+
+def _source(exact: bool) -> str:
+    return ROLLUP if exact else BASE
 
 
 @dataclass(frozen=True)
@@ -166,8 +168,7 @@ SORT_KEYS = ("customer", "cost", "requests", "tokens", "revenue", "margin", "mar
 
 
 def customers_table(
-    client: QueryClient,
-    database: str,
+    figures: Figures,
     period: TimeRange,
     plans: PlansFile | None,
     live: LiveSnapshot | None,
@@ -177,8 +178,9 @@ def customers_table(
 ) -> list[CustomerRow]:
     """Every customer with usage in ``period`` (and every planned one), filtered by a
     case-insensitive substring of its id and sorted by ``sort`` (one of ``SORT_KEYS``)."""
-    costs = cost_report(client, database, period, by=("customer",))
-    invoices = build_invoices(client, database, period, plans) if plans is not None else []
+    exact = figures.rollup_is_exact(period, figures.state(period))
+    costs = figures.cost(period, ("customer",), exact)
+    invoices = figures.invoices(period, plans, exact) if plans is not None else []
     margin = _margins(costs, plans, invoices)
     by_margin: dict[str, MarginRow] = {r.customer: r for r in margin.rows} if margin else {}
     used = {g.group["customer"]: g for g in costs.groups}
@@ -224,12 +226,11 @@ class CustomerPage:
     daily_feature: Series
     daily_model: Series
     live: LiveSnapshot | None = None
-    notes: list[str] = field(default_factory=list)
+    source: str = BASE
 
 
 def customer_page(
-    client: QueryClient,
-    database: str,
+    figures: Figures,
     period: TimeRange,
     customer: str,
     plans: PlansFile | None,
@@ -240,8 +241,8 @@ def customer_page(
     preview under the plans. Budgets and alerts cover the customer, its keys and its teams;
     with ``own_only`` (a share link) only the customer and the keys it owns, since a shared
     key's or a team's spend includes other customers'."""
-    flt = CostFilter(customer=customer)
-    keys = cost_report(client, database, period, by=("key", "team"), flt=flt)
+    exact = figures.rollup_is_exact(period, figures.state(period))
+    keys = figures.cost(period, ("key", "team"), exact, customer)
     bound = [b for b in (live.bindings if live else ()) if b.owner_customer == customer]
     key_ids = {b.api_key_id for b in bound}
     teams: set[str] = set()
@@ -250,23 +251,22 @@ def customer_page(
         teams = {g.group["team"] for g in keys.groups} | {b.team_id for b in bound}
     budgets = rows_for(budget_rows(live), customer, key_ids, teams) if live else []
     subjects = sorted({customer} | {k for k in key_ids if k} | {t for t in teams if t})
-    invoice = None
-    if plans is not None:
-        usage = usage_by_customer_model(client, database, period).get(customer, [])
-        invoice = build_invoice(customer, period.label, usage, plans)
+    client, database = figures.client, figures.db
+    by_feature = figures.cost(period, ("feature",), exact, customer)
     return CustomerPage(
         customer=customer,
-        total=cost_report(client, database, period, by=("customer",), flt=flt),
-        by_feature=cost_report(client, database, period, by=("feature",), flt=flt),
-        by_model=cost_report(client, database, period, by=("model",), flt=flt),
+        total=by_feature,
+        by_feature=by_feature,
+        by_model=figures.cost(period, ("model",), exact, customer),
         keys=keys,
         bound_keys=bound,
         budgets=budgets,
         alerts=budget_alerts(client, database, subjects),
-        invoice=invoice,
+        invoice=figures.invoice(period, customer, plans, exact) if plans is not None else None,
         daily_feature=daily_series(client, database, period, "feature", customer=customer),
         daily_model=daily_series(client, database, period, "model", customer=customer),
         live=live,
+        source=_source(exact),
     )
 
 
@@ -321,10 +321,11 @@ class FeatureRow:
     top_customer_cost: Decimal
 
 
-def feature_table(client: QueryClient, database: str, period: TimeRange) -> list[FeatureRow]:
+def feature_table(figures: Figures, period: TimeRange) -> list[FeatureRow]:
     """``feature_report`` with the customer that spends most on each feature."""
-    features = feature_report(client, database, period)
-    pairs = cost_report(client, database, period, by=("feature", "customer"))
+    exact = figures.rollup_is_exact(period, figures.state(period))
+    features = figures.features(period, exact)
+    pairs = figures.cost(period, ("feature", "customer"), exact)
     top: dict[str, CostGroup] = {}
     for g in pairs.groups:  # sorted by cost, highest first
         top.setdefault(g.group["feature"] or NO_FEATURE, g)

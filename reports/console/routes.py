@@ -24,6 +24,7 @@ from fastapi.templating import Jinja2Templates
 from reports._sql import QueryClient
 from reports.console import data
 from reports.console.auth import ConsoleKeys, InvalidCredential
+from reports.console.figures import Figures
 from reports.console.gate import Gate
 from reports.console.live import LiveBudgets, LiveSnapshot, budget_rows
 from reports.console.views import chart_payload, money, number, percent
@@ -99,6 +100,7 @@ def mount_console(
     """Add the console (pages, sign-in, share links, static assets, offline ``/docs``) to
     ``app``. ``secret`` (default: ``token``) signs sessions and share links."""
     gate = Gate(token, ConsoleKeys(secret or token))
+    figures = Figures(client, database)
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.filters.update(money=money, number=number, percent=percent)
     templates.env.globals.update(nav=NAV)
@@ -176,7 +178,7 @@ def mount_console(
     @app.get("/", include_in_schema=False, dependencies=signed_in)
     def overview_page(request: Request, period: str | None = None) -> Response:
         month = _period(period)
-        view = data.overview(client, database, month, plans)
+        view = data.overview(figures, month, plans)
         charts = [chart_payload("daily", "bar", view.daily.labels, view.daily.datasets, True)]
         return page(request, "overview.html", period=month, view=view, charts=charts)
 
@@ -189,23 +191,19 @@ def mount_console(
         dir: str = "desc",
     ) -> Response:
         month = _period(period)
-        table = data.customers_table(
-            client, database, month, plans, snapshot(), q, sort, dir != "asc"
-        )
+        table = data.customers_table(figures, month, plans, snapshot(), q, sort, dir != "asc")
         return page(request, "customers.html", period=month, rows=table, q=q, sort=sort, dir=dir)
 
     @app.get("/customers.csv", include_in_schema=False, dependencies=signed_in)
     def customers_csv(request: Request, period: str | None = None, q: str = "") -> Response:
         month = _period(period)
-        table = data.customers_table(client, database, month, plans, snapshot(), q)
+        table = data.customers_table(figures, month, plans, snapshot(), q)
         rows = [{**r.__dict__, "budget": r.budget.value if r.budget else ""} for r in table]
         return _download(csv_text(rows), f"customers-{month.label}.csv", "text/csv")
 
     def customer_view(request: Request, customer: str, period: str | None, share: bool) -> Response:
         month = _period(period)
-        view = data.customer_page(
-            client, database, month, customer, plans, snapshot(), own_only=share
-        )
+        view = data.customer_page(figures, month, customer, plans, snapshot(), own_only=share)
         charts = [
             chart_payload(
                 "by-feature", "bar", view.daily_feature.labels, view.daily_feature.datasets, True
@@ -231,7 +229,7 @@ def mount_console(
     @app.get("/features", include_in_schema=False, dependencies=signed_in)
     def features_page(request: Request, period: str | None = None) -> Response:
         month = _period(period)
-        rows = data.feature_table(client, database, month)
+        rows = data.feature_table(figures, month)
         shares = {
             "cost share %": [format(r.unit.cost_share_percent, "f") for r in rows],
             "request share %": [format(r.unit.request_share_percent, "f") for r in rows],
@@ -254,7 +252,8 @@ def mount_console(
     @app.get("/invoices", include_in_schema=False, dependencies=signed_in)
     def invoices_page(request: Request, period: str | None = None) -> Response:
         month = _period(period)
-        invoices = data.build_invoices(client, database, month, plans) if plans else []
+        exact = figures.rollup_is_exact(month, figures.state(month))
+        invoices = figures.invoices(month, plans, exact) if plans else []
         return page(request, "invoices.html", period=month, invoices=invoices, plans=plans)
 
     @app.get("/invoices.{fmt}", include_in_schema=False, dependencies=signed_in)
@@ -262,7 +261,9 @@ def mount_console(
         month = _period(period)
         if plans is None:
             raise ConsoleError(409, "no plans file configured (METERLINE_REPORT_PLANS_FILE)")
-        invoices = data.build_invoices(client, database, month, plans)
+        invoices = figures.invoices(
+            month, plans, figures.rollup_is_exact(month, figures.state(month))
+        )
         if fmt == "json":
             body = json.dumps(jsonable(invoices), indent=2)
             return _download(body, f"invoices-{month.label}.json", "application/json")
@@ -275,7 +276,7 @@ def mount_console(
     @app.get("/reconcile", include_in_schema=False, dependencies=signed_in)
     def reconcile_page(request: Request, period: str | None = None) -> Response:
         month = _period(period)
-        result = data.reconcile_with_bill(client, database, month, None)
+        result = figures.reconciliation(month, figures.state(month))
         return page(request, "reconcile.html", period=month, result=result, error="")
 
     @app.post("/reconcile", include_in_schema=False, dependencies=signed_in)
@@ -290,7 +291,7 @@ def mount_console(
             lines = parse_provider_bill(text.decode("utf-8-sig"))
             result = data.reconcile_with_bill(client, database, month, lines)
         except (ReportError, UnicodeDecodeError) as exc:
-            result = data.reconcile_with_bill(client, database, month, None)
+            result = figures.reconciliation(month, figures.state(month))
             return page(request, "reconcile.html", 400, period=month, result=result, error=str(exc))
         return page(request, "reconcile.html", period=month, result=result, error="")
 

@@ -1,0 +1,145 @@
+"""``meterline bench console``: server time to render each console page with N events stored.
+
+Fills a fresh embedded ClickHouse (chDB) with synthetic events of this month (hundreds of
+customers with a skewed spread, six features, five models, a few keys and teams) by one
+``INSERT … SELECT`` per chunk, so the ``usage_daily`` view fills as the sink's inserts fill it;
+then renders every page in-process (the app, its queries and the template; no network) and
+reports the median and the worst of a few renders per page.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sinks.ddl import USAGE_EVENT_COLUMNS
+
+__all__ = ["PAGES", "fill", "run_console_bench"]
+
+PAGES = (
+    "/",
+    "/customers",
+    "/customers/cust-0000",
+    "/features",
+    "/budgets",
+    "/invoices",
+    "/reconcile",
+    "/dead-letters",
+)
+_TOKEN = "bench-token"
+_PLANS = """\
+default_plan: payg
+plans:
+  payg: {kind: markup, markup_percent: 40}
+  flat: {kind: flat, monthly_fee: 20, included_cost: 1000, overage_markup_percent: 0}
+customers: {cust-0001: flat}
+"""
+
+_SELECT = """
+SELECT
+    concat('bench-', toString(number + {offset:UInt64})) AS event_id,
+    {start:DateTime64(3, 'UTC')} + toIntervalMillisecond(
+        (cityHash64(number + {offset:UInt64}) % {span_ms:UInt64})) AS occurred_at,
+    'gw-bench' AS gateway,
+    concat('key-', toString(cityHash64(number + {offset:UInt64}, 3) % 20)) AS api_key_id,
+    concat('req-', toString(number + {offset:UInt64})) AS request_id,
+    arrayElement(['openai', 'anthropic', 'openai', 'google', 'openai'], m + 1) AS provider,
+    arrayElement(['gpt-4o', 'claude-sonnet-4', 'gpt-4o-mini', 'gemini-2.5-flash', 'o4-mini'],
+                 m + 1) AS model,
+    1000 + cityHash64(number + {offset:UInt64}, 4) % 4000 AS input_tokens,
+    100 + cityHash64(number + {offset:UInt64}, 5) % 900 AS output_tokens,
+    0 AS cache_read_tokens, 0 AS cache_write_tokens, 0 AS reasoning_tokens,
+    [concat('customer:', customer)] AS tags,
+    'success' AS status, false AS streamed, 500 AS latency_ms,
+    NULL AS provider_cost, 'USD' AS currency,
+    customer,
+    arrayElement(['chat', 'search', 'agent', 'summarize', 'classify', ''],
+                 (number + {offset:UInt64}) % 6 + 1) AS feature,
+    concat('team-', toString(cityHash64(number + {offset:UInt64}, 3) % 5)) AS team_id,
+    '' AS owner_customer,
+    CAST(cityHash64(number + {offset:UInt64}, 2) % 100000 AS Decimal(38, 12)) / 10000000
+        AS cost,
+    cost AS computed_cost,
+    'price_book' AS cost_source, 'bench' AS price_ref, [] AS flags,
+    occurred_at AS enriched_at
+FROM (
+    SELECT number,
+           cityHash64(number + {offset:UInt64}, 1) % 5 AS m,
+           if((number + {offset:UInt64}) % 50 = 0, 'unattributed',
+              concat('cust-', leftPad(toString(toUInt32(floor(pow(
+                  (cityHash64(number + {offset:UInt64}, 6) % 1000000) / 1000000.0, 3) * 400))),
+                  4, '0'))) AS customer
+    FROM numbers({rows:UInt64})
+)
+"""
+
+
+def fill(client: Any, database: str, events: int, now: datetime, chunk: int = 250_000) -> None:
+    """Insert ``events`` synthetic events between the start of ``now``'s month and ``now``."""
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    span_ms = max(1, int((now - start).total_seconds() * 1000))
+    columns = ", ".join(USAGE_EVENT_COLUMNS)
+    for offset in range(0, events, chunk):
+        client.command(
+            f"INSERT INTO {database}.usage_events ({columns}) {_SELECT}",
+            parameters={
+                "offset": offset,
+                "rows": min(chunk, events - offset),
+                "start": start,
+                "span_ms": span_ms,
+            },
+        )
+
+
+def run_console_bench(
+    events: int, renders: int = 5, say: Callable[[str], None] = print
+) -> dict[str, Any]:
+    from fastapi.testclient import TestClient
+
+    from reports.api import create_app
+    from reports.plans import parse_plans
+    from sinks.clickhouse import connect
+    from sinks.migrations import migrate
+
+    database = "meterline"
+    with tempfile.TemporaryDirectory(prefix="meterline-bench-console-") as tmp:
+        client = connect(f"chdb://{Path(tmp) / 'chdb'}")
+        try:
+            migrate(client, database)
+            began = time.perf_counter()
+            fill(client, database, events, datetime.now(UTC))
+            say(f"stored {events} events in {time.perf_counter() - began:.1f} s")
+            (stored,) = client.query(
+                f"SELECT count() FROM {database}.usage_events FINAL"
+            ).result_rows[0]
+            app = create_app(client, database, _TOKEN, parse_plans(_PLANS))
+            http = TestClient(app, headers={"Authorization": f"Bearer {_TOKEN}"})
+            pages: dict[str, dict[str, float]] = {}
+            for path in PAGES:
+                timings = []
+                for _ in range(renders + 1):  # the first render warms caches; not counted
+                    began = time.perf_counter()
+                    response = http.get(path)
+                    timings.append((time.perf_counter() - began) * 1000)
+                    if response.status_code != 200:
+                        raise RuntimeError(f"{path} answered {response.status_code}")
+                pages[path] = {
+                    "median_ms": round(statistics.median(timings[1:]), 1),
+                    "max_ms": round(max(timings[1:]), 1),
+                }
+                shown = pages[path]
+                say(f"{path:24} median {shown['median_ms']} ms, max {shown['max_ms']} ms")
+        finally:
+            client.close()
+    worst = max(p["median_ms"] for p in pages.values())
+    return {
+        "events_stored": int(stored),
+        "renders": renders,
+        "pages": pages,
+        "worst_median_ms": worst,
+    }
