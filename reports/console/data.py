@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from reports._sql import QueryClient, checked_database, rows
-from reports.console.figures import Figures
+from reports.console.figures import Figures, Series
 from reports.console.live import BudgetRow, LiveSnapshot, budget_rows, rows_for, worst_status
 from reports.cost import NO_FEATURE, CostGroup, CostReport
 from reports.csv_inputs import BillLine
@@ -33,71 +33,18 @@ __all__ = [
     "CustomerRow",
     "FeatureRow",
     "Overview",
-    "Series",
     "budget_alerts",
     "customer_page",
     "customers_table",
-    "daily_series",
     "dead_letters",
     "feature_table",
     "overview",
 ]
 
-ROLLUP = "usage_daily (checked equal to usage_events FINAL for this period)"
-BASE = "usage_events FINAL"
 TOP_CUSTOMERS_CHART = 5
 TOP_CUSTOMERS_TABLE = 10
 RECENT_ALERTS = 50
 RECENT_DEAD_LETTERS = 100
-
-
-@dataclass(frozen=True)
-class Series:
-    """Cost per day (labels) per name (datasets), for a stacked chart."""
-
-    labels: list[str]
-    datasets: dict[str, list[str]]
-    """Name → cost per label as exact decimal strings."""
-
-
-def daily_series(
-    client: QueryClient,
-    database: str,
-    period: TimeRange,
-    dimension: str,
-    customer: str | None = None,
-    keep: Sequence[str] | None = None,
-) -> Series:
-    """Cost per day by ``dimension`` (customer, feature or model) from ``usage_daily``; with
-    ``keep``, other values are folded into ``(other)``."""
-    db = checked_database(database)
-    column = {"customer": "customer", "feature": "feature", "model": "model"}[dimension]
-    where = "day >= {first:Date} AND day < {end:Date}"
-    params: dict[str, Any] = {"first": period.start.date(), "end": period.end.date()}
-    if customer is not None:
-        where += " AND customer = {customer:String}"
-        params["customer"] = customer
-    found = rows(
-        client,
-        f"SELECT day, toString({column}) AS name, sum(cost) AS cost FROM {db}.usage_daily "
-        f"WHERE {where} GROUP BY day, name ORDER BY day, name",
-        params,
-    )
-    days = sorted({r["day"] for r in found})
-    labels = [d.isoformat() for d in days]
-    index = {d: i for i, d in enumerate(days)}
-    kept = set(keep) if keep is not None else None
-    sums: dict[str, list[Decimal]] = {}
-    for r in found:
-        name = r["name"] or "(none)"
-        if kept is not None and name not in kept:
-            name = "(other)"
-        sums.setdefault(name, [Decimal(0)] * len(days))[index[r["day"]]] += r["cost"]
-    order = list(keep or []) + sorted(n for n in sums if kept is None or n not in kept)
-    return Series(
-        labels=labels,
-        datasets={n: [format(v, "f") for v in sums[n]] for n in order if n in sums},
-    )
 
 
 @dataclass(frozen=True)
@@ -126,12 +73,11 @@ def _margins(costs: CostReport, plans: PlansFile | None, invoices: Sequence[Invo
 def overview(figures: Figures, period: TimeRange, plans: PlansFile | None) -> Overview:
     """Totals, top customers, the reconciliation verdict, the stand-out feature and daily cost
     stacked by the top customers. Revenue is what the configured plans invoice."""
-    state = figures.state(period)
-    exact = figures.rollup_is_exact(period, state)
-    costs = figures.cost(period, ("customer",), exact)
-    invoices = figures.invoices(period, plans, exact) if plans is not None else []
+    now = figures.at(period)
+    costs = now.cost(("customer",))
+    invoices = now.invoices(plans) if plans is not None else []
     margin = _margins(costs, plans, invoices)
-    standouts = [f for f in figures.features(period, exact) if f.stands_out]
+    standouts = [f for f in now.features() if f.stands_out]
     standouts.sort(
         key=lambda f: -(f.cost_share_percent / (f.request_share_percent or Decimal("0.01")))
     )
@@ -141,15 +87,11 @@ def overview(figures: Figures, period: TimeRange, plans: PlansFile | None) -> Ov
         top=costs.groups[:TOP_CUSTOMERS_TABLE],
         revenue=margin.total_revenue if margin is not None else None,
         margin=margin,
-        reconciliation=figures.reconciliation(period, state),
+        reconciliation=now.reconciliation(),
         standout=standouts[0] if standouts else None,
-        daily=daily_series(figures.client, figures.db, period, "customer", keep=top_names),
-        source=_source(exact),
+        daily=now.daily("customer", keep=top_names),
+        source=now.source,
     )
-
-
-def _source(exact: bool) -> str:
-    return ROLLUP if exact else BASE
 
 
 @dataclass(frozen=True)
@@ -178,9 +120,9 @@ def customers_table(
 ) -> list[CustomerRow]:
     """Every customer with usage in ``period`` (and every planned one), filtered by a
     case-insensitive substring of its id and sorted by ``sort`` (one of ``SORT_KEYS``)."""
-    exact = figures.rollup_is_exact(period, figures.state(period))
-    costs = figures.cost(period, ("customer",), exact)
-    invoices = figures.invoices(period, plans, exact) if plans is not None else []
+    now = figures.at(period)
+    costs = now.cost(("customer",))
+    invoices = now.invoices(plans) if plans is not None else []
     margin = _margins(costs, plans, invoices)
     by_margin: dict[str, MarginRow] = {r.customer: r for r in margin.rows} if margin else {}
     used = {g.group["customer"]: g for g in costs.groups}
@@ -226,7 +168,7 @@ class CustomerPage:
     daily_feature: Series
     daily_model: Series
     live: LiveSnapshot | None = None
-    source: str = BASE
+    source: str = "usage_events FINAL"
 
 
 def customer_page(
@@ -241,8 +183,8 @@ def customer_page(
     preview under the plans. Budgets and alerts cover the customer, its keys and its teams;
     with ``own_only`` (a share link) only the customer and the keys it owns, since a shared
     key's or a team's spend includes other customers'."""
-    exact = figures.rollup_is_exact(period, figures.state(period))
-    keys = figures.cost(period, ("key", "team"), exact, customer)
+    now = figures.at(period)
+    keys = now.cost(("key", "team"), customer)
     bound = [b for b in (live.bindings if live else ()) if b.owner_customer == customer]
     key_ids = {b.api_key_id for b in bound}
     teams: set[str] = set()
@@ -251,22 +193,21 @@ def customer_page(
         teams = {g.group["team"] for g in keys.groups} | {b.team_id for b in bound}
     budgets = rows_for(budget_rows(live), customer, key_ids, teams) if live else []
     subjects = sorted({customer} | {k for k in key_ids if k} | {t for t in teams if t})
-    client, database = figures.client, figures.db
-    by_feature = figures.cost(period, ("feature",), exact, customer)
+    by_feature = now.cost(("feature",), customer)
     return CustomerPage(
         customer=customer,
         total=by_feature,
         by_feature=by_feature,
-        by_model=figures.cost(period, ("model",), exact, customer),
+        by_model=now.cost(("model",), customer),
         keys=keys,
         bound_keys=bound,
         budgets=budgets,
-        alerts=budget_alerts(client, database, subjects),
-        invoice=figures.invoice(period, customer, plans, exact) if plans is not None else None,
-        daily_feature=daily_series(client, database, period, "feature", customer=customer),
-        daily_model=daily_series(client, database, period, "model", customer=customer),
+        alerts=budget_alerts(figures.client, figures.db, subjects),
+        invoice=now.invoice(customer, plans) if plans is not None else None,
+        daily_feature=now.daily("feature", customer=customer),
+        daily_model=now.daily("model", customer=customer),
         live=live,
-        source=_source(exact),
+        source=now.source,
     )
 
 
@@ -323,9 +264,9 @@ class FeatureRow:
 
 def feature_table(figures: Figures, period: TimeRange) -> list[FeatureRow]:
     """``feature_report`` with the customer that spends most on each feature."""
-    exact = figures.rollup_is_exact(period, figures.state(period))
-    features = figures.features(period, exact)
-    pairs = figures.cost(period, ("feature", "customer"), exact)
+    now = figures.at(period)
+    features = now.features()
+    pairs = now.cost(("feature", "customer"))
     top: dict[str, CostGroup] = {}
     for g in pairs.groups:  # sorted by cost, highest first
         top.setdefault(g.group["feature"] or NO_FEATURE, g)

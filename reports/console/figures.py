@@ -11,8 +11,10 @@ period and per state of the store:
 2. the period must hold no event id twice (``count() = uniqExact(event_id)``), a full scan run
    once per state of the store (row count and last insert time) and remembered.
 
-When both hold, a page reads the rollup; else it runs the FINAL reports. The expensive audits a
-page shows (the reconciliation verdict) are remembered the same way.
+When both hold, a page reads the rollup; else it runs the FINAL reports. Every figure is
+remembered per period and state of the store (``PeriodFigures``): a page of a month that no
+longer changes costs one cheap query; a page of a month still being written recomputes after
+each insert.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from reports._sql import PERIOD_FILTER, QueryClient, checked_database, period_parameters, rows
@@ -40,7 +43,7 @@ from reports.plans import PlansFile
 from reports.reconcile import Reconciliation, reconcile
 from reports.unit_costs import FeatureUnitCost, unit_costs
 
-__all__ = ["Figures", "StoreState"]
+__all__ = ["Figures", "PeriodFigures", "Series", "StoreState"]
 
 T = TypeVar("T")
 
@@ -74,6 +77,15 @@ class StoreState:
     @property
     def rollup_counts_match(self) -> bool:
         return self.rows == self.rollup_requests
+
+
+@dataclass(frozen=True)
+class Series:
+    """Cost per day (labels) per name (datasets), for a stacked chart."""
+
+    labels: list[str]
+    datasets: dict[str, list[str]]
+    """Name → cost per label as exact decimal strings."""
 
 
 def _days(period: TimeRange) -> dict[str, Any]:
@@ -220,8 +232,92 @@ class Figures:
         usage = self._model_usage(period, exact_rollup, customer).get(customer, [])
         return build_invoice(customer, period.label, usage, plans)
 
-    def reconciliation(self, period: TimeRange, state: StoreState) -> Reconciliation:
-        """The period's reconciliation (no bill), remembered for this state of the store."""
-        return self._remember(
-            ("reconcile", period.label, state), lambda: reconcile(self.client, self.db, period)
+    def daily(
+        self,
+        period: TimeRange,
+        dimension: str,
+        customer: str | None = None,
+        keep: Sequence[str] | None = None,
+    ) -> Series:
+        """Cost per day by ``dimension`` (customer, feature or model) from ``usage_daily``;
+        with ``keep``, other values are folded into ``(other)``."""
+        column = {"customer": "customer", "feature": "feature", "model": "model"}[dimension]
+        where, params = _DAYS, _days(period)
+        if customer is not None:
+            where += " AND customer = {customer:String}"
+            params["customer"] = customer
+        found = rows(
+            self.client,
+            f"SELECT day, toString({column}) AS name, sum(cost) AS cost FROM {self.db}.usage_daily "
+            f"WHERE {where} GROUP BY day, name ORDER BY day, name",
+            params,
+        )
+        days = sorted({r["day"] for r in found})
+        index = {d: i for i, d in enumerate(days)}
+        kept = set(keep) if keep is not None else None
+        sums: dict[str, list[Decimal]] = {}
+        for r in found:
+            name = r["name"] or NO_FEATURE
+            if kept is not None and name not in kept:
+                name = "(other)"
+            sums.setdefault(name, [Decimal(0)] * len(days))[index[r["day"]]] += r["cost"]
+        order = list(keep or []) + sorted(n for n in sums if kept is None or n not in kept)
+        return Series(
+            labels=[d.isoformat() for d in days],
+            datasets={n: [format(v, "f") for v in sums[n]] for n in order if n in sums},
+        )
+
+    def at(self, period: TimeRange) -> PeriodFigures:
+        """The figures of ``period`` as the store is now (one cheap query)."""
+        return PeriodFigures(self, period, self.state(period))
+
+
+class PeriodFigures:
+    """One period's figures for one state of the store, each computed once."""
+
+    def __init__(self, figures: Figures, period: TimeRange, state: StoreState) -> None:
+        self._f = figures
+        self.period = period
+        self.state = state
+        self.exact = figures.rollup_is_exact(period, state)
+
+    def _memo(self, name: str, args: tuple[Any, ...], compute: Callable[[], T]) -> T:
+        return self._f._remember((name, self.period.label, self.state, args), compute)
+
+    @property
+    def source(self) -> str:
+        if self.exact:
+            return "usage_daily (checked equal to usage_events FINAL for this period)"
+        return "usage_events FINAL"
+
+    def cost(self, by: Sequence[str], customer: str | None = None) -> CostReport:
+        key = (tuple(by), customer)
+        return self._memo("cost", key, lambda: self._f.cost(self.period, by, self.exact, customer))
+
+    def features(self) -> tuple[FeatureUnitCost, ...]:
+        return self._memo("features", (), lambda: self._f.features(self.period, self.exact))
+
+    def invoices(self, plans: PlansFile) -> list[Invoice]:
+        return self._memo(
+            "invoices", (id(plans),), lambda: self._f.invoices(self.period, plans, self.exact)
+        )
+
+    def invoice(self, customer: str, plans: PlansFile) -> Invoice:
+        return self._memo(
+            "invoice",
+            (customer, id(plans)),
+            lambda: self._f.invoice(self.period, customer, plans, self.exact),
+        )
+
+    def daily(
+        self, dimension: str, customer: str | None = None, keep: Sequence[str] | None = None
+    ) -> Series:
+        key = (dimension, customer, tuple(keep) if keep is not None else None)
+        return self._memo(
+            "daily", key, lambda: self._f.daily(self.period, dimension, customer, keep)
+        )
+
+    def reconciliation(self) -> Reconciliation:
+        return self._memo(
+            "reconcile", (), lambda: reconcile(self._f.client, self._f.db, self.period)
         )

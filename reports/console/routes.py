@@ -252,8 +252,7 @@ def mount_console(
     @app.get("/invoices", include_in_schema=False, dependencies=signed_in)
     def invoices_page(request: Request, period: str | None = None) -> Response:
         month = _period(period)
-        exact = figures.rollup_is_exact(month, figures.state(month))
-        invoices = figures.invoices(month, plans, exact) if plans else []
+        invoices = figures.at(month).invoices(plans) if plans else []
         return page(request, "invoices.html", period=month, invoices=invoices, plans=plans)
 
     @app.get("/invoices.{fmt}", include_in_schema=False, dependencies=signed_in)
@@ -261,9 +260,7 @@ def mount_console(
         month = _period(period)
         if plans is None:
             raise ConsoleError(409, "no plans file configured (METERLINE_REPORT_PLANS_FILE)")
-        invoices = figures.invoices(
-            month, plans, figures.rollup_is_exact(month, figures.state(month))
-        )
+        invoices = figures.at(month).invoices(plans)
         if fmt == "json":
             body = json.dumps(jsonable(invoices), indent=2)
             return _download(body, f"invoices-{month.label}.json", "application/json")
@@ -276,7 +273,7 @@ def mount_console(
     @app.get("/reconcile", include_in_schema=False, dependencies=signed_in)
     def reconcile_page(request: Request, period: str | None = None) -> Response:
         month = _period(period)
-        result = figures.reconciliation(month, figures.state(month))
+        result = figures.at(month).reconciliation()
         return page(request, "reconcile.html", period=month, result=result, error="")
 
     @app.post("/reconcile", include_in_schema=False, dependencies=signed_in)
@@ -291,7 +288,7 @@ def mount_console(
             lines = parse_provider_bill(text.decode("utf-8-sig"))
             result = data.reconcile_with_bill(client, database, month, lines)
         except (ReportError, UnicodeDecodeError) as exc:
-            result = figures.reconciliation(month, figures.state(month))
+            result = figures.at(month).reconciliation()
             return page(request, "reconcile.html", 400, period=month, result=result, error=str(exc))
         return page(request, "reconcile.html", period=month, result=result, error="")
 
