@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -23,6 +24,7 @@ from reports.console.live import LiveSnapshot
 from schemas.budgets import BudgetPolicy, BudgetState
 from schemas.keys import KeyBinding
 from schemas.topics import Topics
+from stream.budget_windows import to_datetime, window_bounds
 
 __all__ = ["KafkaLiveBudgets"]
 
@@ -64,6 +66,10 @@ class KafkaLiveBudgets:
     def snapshot(self) -> LiveSnapshot:
         values = self._values
         keys, policies, states = (values[t] for t in self._models)
+        now = int(time.time())
+        starts = {
+            p.policy_id: to_datetime(window_bounds(p.window, now)[0]) for p in policies.values()
+        }
         return LiveSnapshot(
             ready=self._ready,
             source=f"Kafka at {self._bootstrap}",
@@ -71,6 +77,7 @@ class KafkaLiveBudgets:
             states=tuple(states[k] for k in sorted(states)),
             bindings=tuple(keys[k] for k in sorted(keys)),
             error=self._error,
+            window_starts=starts,
         )
 
     async def _run(self) -> None:

@@ -39,6 +39,7 @@ __all__ = [
     "dead_letters",
     "feature_table",
     "overview",
+    "window_spend",
 ]
 
 TOP_CUSTOMERS_CHART = 5
@@ -191,7 +192,8 @@ def customer_page(
     if not own_only:
         key_ids |= {g.group["key"] for g in keys.groups}
         teams = {g.group["team"] for g in keys.groups} | {b.team_id for b in bound}
-    budgets = rows_for(budget_rows(live), customer, key_ids, teams) if live else []
+    spend = window_spend(figures.client, figures.db, live) if live else None
+    budgets = rows_for(budget_rows(live, spend), customer, key_ids, teams) if live else []
     subjects = sorted({customer} | {k for k in key_ids if k} | {t for t in teams if t})
     by_feature = now.cost(("feature",), customer)
     return CustomerPage(
@@ -227,6 +229,39 @@ def budget_alerts(
         f"ORDER BY emitted_at DESC, threshold DESC LIMIT {RECENT_ALERTS}",
         params,
     )
+
+
+_SUBJECT_COLUMN = {"key": "api_key_id", "team": "team_id", "customer": "owner_customer"}
+_UNIT_AMOUNT = {
+    "usd": "cost",
+    "tokens": "input_tokens + output_tokens + cache_read_tokens + cache_write_tokens",
+    "requests": "1",
+}
+
+
+def window_spend(client: QueryClient, database: str, live: LiveSnapshot) -> dict[str, Decimal]:
+    """Each live policy's spend in its current window from the stored events
+    (``usage_events FINAL``), charged by the key binding as the stream charges it."""
+    db = checked_database(database)
+    policies = [p for p in live.policies if p.policy_id in live.window_starts]
+    if not policies:
+        return {}
+    params: dict[str, Any] = {"since": min(live.window_starts[p.policy_id] for p in policies)}
+    sums = []
+    for i, p in enumerate(policies):
+        params[f"s{i}"], params[f"t{i}"] = p.subject, live.window_starts[p.policy_id]
+        sums.append(
+            f"sumIf(toDecimal128({_UNIT_AMOUNT[p.unit.value]}, 12), "
+            f"{_SUBJECT_COLUMN[p.scope.value]} = {{s{i}:String}} "
+            f"AND occurred_at >= {{t{i}:DateTime64(3, 'UTC')}}) AS p{i}"
+        )
+    (row,) = rows(
+        client,
+        f"SELECT {', '.join(sums)} FROM {db}.usage_events FINAL "
+        "WHERE occurred_at >= {since:DateTime64(3, 'UTC')}",
+        params,
+    )
+    return {p.policy_id: row[f"p{i}"] for i, p in enumerate(policies)}
 
 
 def dead_letters(

@@ -4,7 +4,7 @@ console injects a ``LiveBudgets`` that follows Kafka (``meterline.console_live``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -26,6 +26,8 @@ class LiveSnapshot:
     states: tuple[BudgetState, ...] = ()
     bindings: tuple[KeyBinding, ...] = ()
     error: str = ""
+    window_starts: Mapping[str, datetime] = field(default_factory=dict)
+    """Policy id → start of its current window, as the stream counts it."""
 
 
 class LiveBudgets(Protocol):
@@ -52,14 +54,20 @@ class BudgetRow:
 _RANK = {BudgetStatus.OK: 0, BudgetStatus.WARNING: 1, BudgetStatus.EXCEEDED: 2}
 
 
-def budget_rows(snapshot: LiveSnapshot) -> list[BudgetRow]:
-    """One row per live policy, its latest state joined (a policy without state yet has spent
-    nothing); exceeded first, then by share of the limit spent."""
+def budget_rows(
+    snapshot: LiveSnapshot, spend_now: Mapping[str, Decimal] | None = None
+) -> list[BudgetRow]:
+    """One row per live policy, its latest state joined; exceeded first, then by share of the
+    limit spent. Spend is ``spend_now[policy_id]`` when given (the stream publishes a state
+    only when the status changes, so its spend is that moment's), else the state's (0 without
+    one); status and reset time are the stream's, which gateways enforce."""
     states = {s.policy_id: s for s in snapshot.states}
     out = []
     for p in snapshot.policies:
         s = states.get(p.policy_id)
         spend = s.spend if s is not None else Decimal(0)
+        if spend_now is not None and p.policy_id in spend_now:
+            spend = spend_now[p.policy_id]
         limit = s.limit if s is not None else p.limit
         pct = min(Decimal(100), max(Decimal(0), spend * 100 / limit)) if limit else Decimal(0)
         out.append(

@@ -244,7 +244,9 @@ def mount_console(
             request,
             "budgets.html",
             live=live_now,
-            budgets=budget_rows(live_now) if live_now else [],
+            budgets=budget_rows(live_now, data.window_spend(client, database, live_now))
+            if live_now
+            else [],
             alerts=data.budget_alerts(client, database),
             now=datetime.now(UTC),
         )
