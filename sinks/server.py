@@ -4,9 +4,11 @@ Runs uvicorn in its own thread (so it never competes with the writer's event loo
 handling) on a socket bound by the caller. Every route but ``/health`` needs
 ``Authorization: Bearer <token>``.
 
-``POST /query`` takes ``{"sql": str, "parameters": wire, "settings": {…}}`` and answers
+``POST /query`` takes ``{"sql": str, "parameters": wire}`` and answers
 ``{"column_names": [...], "rows": wire}`` (see :mod:`sinks.wire`), or 400 with
-``{"error": kind, "message": str}`` where kind is ``refused`` or ``query``.
+``{"error": kind, "message": str}`` where kind is ``refused`` or ``query``. Each query runs as
+a guest (:mod:`sinks.readonly`): its own session, never the writer's; ``settings`` in the body
+are refused.
 """
 
 from __future__ import annotations
@@ -24,9 +26,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from sinks import wire
-from sinks.clickhouse import Client
 from sinks.errors import QueryError, QueryRefused
-from sinks.readonly import run_read_only
+from sinks.readonly import ReadOnlyClient
 
 __all__ = ["QueryServer", "bind_socket", "build_app"]
 
@@ -37,7 +38,7 @@ class QueryRequest(BaseModel):
     settings: dict[str, Any] | None = None
 
 
-def build_app(client: Client, token: str, stats: Callable[[], dict]) -> FastAPI:
+def build_app(queries: ReadOnlyClient, token: str, stats: Callable[[], dict]) -> FastAPI:
     app = FastAPI(title="meterline sink", docs_url=None, redoc_url=None, openapi_url=None)
 
     def authorized(authorization: str = Header(default="")) -> None:
@@ -57,7 +58,7 @@ def build_app(client: Client, token: str, stats: Callable[[], dict]) -> FastAPI:
     def query(request: QueryRequest) -> JSONResponse:
         try:
             parameters = {k: wire.decode(v) for k, v in (request.parameters or {}).items()}
-            result = run_read_only(client, request.sql, parameters, request.settings)
+            result = queries.query(request.sql, parameters, request.settings)
             body = {
                 "column_names": list(result.column_names),
                 "rows": [wire.encode(list(row)) for row in result.result_rows],
