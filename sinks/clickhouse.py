@@ -30,6 +30,6 @@ def connect(url: str, settings: Mapping[str, Any] | None = None) -> Client:
         import chdb  # noqa: F401 - registers the chdb:// backend with clickhouse-connect
 
         path = embedded_path(url)
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
         url = f"chdb://{path}"
     return get_client(dsn=url, settings=dict(settings) if settings else None)

@@ -16,7 +16,7 @@ from sinks.clickhouse import connect
 from sinks.config import SinkSettings
 from sinks.errors import StoreNotReachable
 from sinks.migrations import migrate
-from sinks.owner import OwnerInfo, remove_owner, write_owner
+from sinks.owner import OwnerInfo, make_private, remove_owner, write_owner
 from sinks.readonly import ReadOnlyClient
 from sinks.server import QueryServer, bind_socket, build_app
 from sinks.store import ClickHouseStore, RetryPolicy
@@ -36,12 +36,15 @@ async def run_sink(settings: SinkSettings, stop: asyncio.Event | None = None) ->
     stop = stop or _stop_on_signals()
     tune_gc(settings.sink_batch_rows)
     db = settings.clickhouse_database
+    data_dir = settings.embedded_dir
+    if data_dir is not None:
+        os.umask(0o077)  # the engine's files: the owner's only
+        make_private(data_dir)
     try:
         client = connect(settings.url)
     except Exception as exc:
         raise StoreNotReachable(f"cannot open the store: {exc}") from exc
     server: QueryServer | None = None
-    data_dir = settings.embedded_dir
     try:
         applied = migrate(client, db)
         if applied:

@@ -284,3 +284,16 @@ def test_fuzzed_hostile_sql_writes_nothing_connects_nowhere_and_ingestion_keeps_
     assert "refused" in outcomes
     assert sink.running()
     assert_still_storing(sink, before)
+
+
+def test_the_store_is_the_owners_only(sink):
+    """Item 8: no other local user reads the data files without a token."""
+    assert_still_storing(sink, 0)
+    loose = []
+    for folder, dirs, files in os.walk(sink.data_dir):
+        for name in [*dirs, *files]:
+            path = Path(folder, name)
+            if not path.is_symlink() and path.exists() and path.stat().st_mode & 0o077:
+                loose.append(f"{path} {oct(path.stat().st_mode)}")
+    assert sink.data_dir.stat().st_mode & 0o077 == 0
+    assert loose == []
