@@ -13,11 +13,14 @@ from fastapi.testclient import TestClient
 from meterline.cli import cli
 from meterline.commands._reports import CLIENT_KEY
 from reports.api import create_app
+from reports.plans import parse_plans
 from tests.integration._reports_data import load_known
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "hardening-token"
+PLANS = "plans: {payg: {kind: markup, markup_percent: 10}}\ncustomers: {acme: payg}"
+BILL = "date,provider,model,cost\n2026-11-02,openai,gpt-4o,1\n"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "text/csv"}
 
 
@@ -115,3 +118,23 @@ def test_prices_check_on_deeply_nested_yaml_is_a_clean_error(tmp_path: Path):
     result = CliRunner().invoke(cli, ["prices", "check", str(deep)])
     assert result.exit_code == 1 and "nested too deeply" in result.output
     assert isinstance(result.exception, SystemExit)
+
+
+def test_every_report_runs_as_a_guest(chdb_url, chdb_client, ch_database):
+    """The reports' own SQL passes the guest rules (it goes through them in embedded mode)."""
+    from sinks.config import QueryLimits
+    from sinks.readonly import ReadOnlyClient
+
+    load_known(chdb_client, ch_database)
+    guest = ReadOnlyClient(chdb_url, ch_database, QueryLimits())
+    api = TestClient(create_app(guest, ch_database, TOKEN, parse_plans(PLANS)))
+    for method, path, body in [
+        ("GET", "/v1/cost?from=2026-11-01&to=2026-11-30&by=customer,feature&top=2", None),
+        ("GET", "/v1/features?from=2026-11-01&to=2026-11-30&tag=feature:chat", None),
+        ("GET", "/v1/invoices?period=2026-11", None),
+        ("GET", "/v1/reconcile?period=2026-11", None),
+        ("POST", "/v1/reconcile?period=2026-11", BILL),
+        ("POST", "/v1/margin?period=2026-11", "customer,revenue\nacme,2\n"),
+    ]:  # fmt: skip
+        res = api.request(method, path, content=body, headers=AUTH)
+        assert res.status_code == 200, (path, res.text)
