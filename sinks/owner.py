@@ -48,12 +48,11 @@ def make_private(data_dir: Path) -> None:
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     data_dir.chmod(0o700)
     for folder, dirs, files in os.walk(data_dir):
-        for name in dirs:
-            os.chmod(os.path.join(folder, name), 0o700, follow_symlinks=False)
-        for name in files:
-            path = os.path.join(folder, name)
-            if not os.path.islink(path):
-                os.chmod(path, 0o600)
+        for names, mode in ((dirs, 0o700), (files, 0o600)):
+            for name in names:
+                path = os.path.join(folder, name)
+                if not os.path.islink(path):  # a link's target is not the store's to change
+                    os.chmod(path, mode)
 
 
 def write_owner(data_dir: Path, info: OwnerInfo) -> Path:

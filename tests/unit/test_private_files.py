@@ -46,3 +46,16 @@ def test_webhook_state_is_private(tmp_path: Path):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     finally:
         log.close()
+
+
+def test_make_private_leaves_link_targets_alone_and_works_on_a_second_start(tmp_path: Path):
+    outside = tmp_path / "shared.txt"
+    outside.write_text("x")
+    os.chmod(outside, 0o644)
+    store = tmp_path / "chdb"
+    (store / "sub").mkdir(parents=True)
+    (store / "sub" / "link").symlink_to(outside)
+    make_private(store)
+    make_private(store)  # the sink's restart on the same store
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o644
+    assert stat.S_IMODE((store / "sub").stat().st_mode) == 0o700
