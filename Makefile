@@ -22,6 +22,9 @@ COMPILE := $(UV) pip compile pyproject.toml --quiet --universal --python-version
 # pip check catches a dependency added to pyproject.toml but missing from the lock.
 STALE_LOCK := { echo "requirements/*.lock does not match pyproject.toml: run 'make lock'"; exit 1; }
 
+# The manual builds offline; silence mkdocs-material's end-of-life banner.
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs
+
 .PHONY: install test unit lint format-check typecheck docs demo bench lock clean
 
 $(VENV)/bin/python:
@@ -62,12 +65,14 @@ lint: $(DEV_STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
+# docs/configuration.md is generated from the settings classes; the test suite checks it is current.
 docs: $(DEV_STAMP)
-	$(PY) -m mkdocs build --strict --quiet
+	$(PY) -m meterline.docs_config
+	$(MKDOCS) build --strict --quiet
 
 test: $(DEV_STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m mkdocs build --strict --quiet
+	$(MKDOCS) build --strict --quiet
 	$(PY) -m pytest
 
 unit: $(DEV_STAMP)
