@@ -88,4 +88,4 @@ bench: $(DEV_STAMP)
 	$(VENV)/bin/meterline bench alerts --json
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache site
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache site
