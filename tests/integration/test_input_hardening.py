@@ -101,6 +101,9 @@ def test_cli_out_of_range_values_are_clean_errors(invoke, tmp_path: Path):
     assert "out of range" in out
     out = invoke("report", "cost", "--from", "0001-01-01", "--to", "2026-11-30")
     assert "out of range" in out
+    result = CliRunner().invoke(cli, ["report", "cost", "--from", "2026-11-01", "--to",
+                                      "2026-11-30", "--top", str(10**30)])  # fmt: skip
+    assert result.exit_code == 2 and "Traceback" not in result.output
     out = invoke("reconcile", "--period", "9999-12")
     assert "out of range" in out
     revenue = tmp_path / "revenue.csv"
