@@ -21,15 +21,20 @@ from collections.abc import Callable
 from typing import Any
 
 import uvicorn
-from fastapi import Depends, FastAPI, Header, HTTPException
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from sinks import wire
 from sinks.errors import QueryError, QueryRefused
 from sinks.readonly import ReadOnlyClient
 
 __all__ = ["QueryServer", "bind_socket", "build_app"]
+
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+"""Largest ``/query`` body read (a query and its parameters)."""
 
 
 class QueryRequest(BaseModel):
@@ -55,7 +60,24 @@ def build_app(queries: ReadOnlyClient, token: str, stats: Callable[[], dict]) ->
         return stats()
 
     @app.post("/query", dependencies=[Depends(authorized)])
-    def query(request: QueryRequest) -> JSONResponse:
+    async def query(raw: Request) -> JSONResponse:
+        # The token was checked by the dependency before this reads a byte of the body,
+        # and the body is read only up to MAX_BODY_BYTES.
+        declared = raw.headers.get("content-length", "")
+        if declared and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+            return _too_large()
+        body = bytearray()
+        async for chunk in raw.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return _too_large()
+        try:
+            request = QueryRequest.model_validate_json(bytes(body))
+        except ValidationError as exc:
+            return JSONResponse({"error": "request", "message": str(exc)[:2000]}, 422)
+        return await run_in_threadpool(_run, request)
+
+    def _run(request: QueryRequest) -> JSONResponse:
         try:
             parameters = {k: wire.decode(v) for k, v in (request.parameters or {}).items()}
             result = queries.query(request.sql, parameters, request.settings)
@@ -70,6 +92,11 @@ def build_app(queries: ReadOnlyClient, token: str, stats: Callable[[], dict]) ->
         return JSONResponse(body)
 
     return app
+
+
+def _too_large() -> JSONResponse:
+    message = f"request body larger than {MAX_BODY_BYTES} bytes"
+    return JSONResponse({"error": "request", "message": message}, status_code=413)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -297,3 +297,23 @@ def test_the_store_is_the_owners_only(sink):
                 loose.append(f"{path} {oct(path.stat().st_mode)}")
     assert sink.data_dir.stat().st_mode & 0o077 == 0
     assert loose == []
+
+
+def _status_of_headers_only(url: str, headers: str) -> str:
+    """Send a POST /query head that announces 200 MB and no body; the status line we get."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(
+            f"POST /query HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: 200000000\r\n{headers}\r\n".encode()
+        )
+        return conn.recv(200).decode(errors="replace").splitlines()[0]
+
+
+def test_the_query_endpoint_answers_before_reading_a_big_body(sink):
+    """Item 6 on the sink's endpoint: no token → 401, too big → 413, without the body."""
+    owner = read_owner(sink.data_dir)
+    assert owner is not None
+    assert " 401 " in _status_of_headers_only(owner.url, "")
+    auth = f"Authorization: Bearer {owner.token}\r\n"
+    assert " 413 " in _status_of_headers_only(owner.url, auth)
