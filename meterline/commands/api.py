@@ -56,7 +56,15 @@ def api(ctx: click.Context, host: str | None, port: int | None) -> None:
     live = KafkaLiveBudgets(stream_settings.kafka_bootstrap, Topics(stream_settings.topic_prefix))
     secret = settings.console_secret.get_secret_value() if settings.console_secret else None
     with query_client(ctx) as (client, database):
-        app = create_app(client, database, token, plans, live=live, console_secret=secret)
+        app = create_app(
+            client,
+            database,
+            token,
+            plans,
+            settings.report_api_max_body_bytes,
+            live=live,
+            console_secret=secret,
+        )
         click.echo(
             f"report API and console on http://{bind_host}:{bind_port}/ (API docs: /docs)",
             err=True,

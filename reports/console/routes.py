@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from reports._sql import QueryClient
+from reports.api_guard import BodyTooLarge, declared_length
 from reports.console import data
 from reports.console.auth import ConsoleKeys, InvalidCredential
 from reports.console.figures import Figures
@@ -96,9 +97,12 @@ def mount_console(
     plans: PlansFile | None = None,
     live: LiveBudgets | None = None,
     secret: str | None = None,
+    max_body_bytes: int = 10 * 1024 * 1024,
 ) -> None:
     """Add the console (pages, sign-in, share links, static assets, offline ``/docs``) to
-    ``app``. ``secret`` (default: ``token``) signs sessions and share links."""
+    ``app``. ``secret`` (default: ``token``) signs sessions and share links; a form post (sign
+    in, a bill upload) larger than ``max_body_bytes`` is refused with 413."""
+    app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes)
     gate = Gate(token, ConsoleKeys(secret or token))
     figures = Figures(client, database)
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
@@ -284,10 +288,7 @@ def mount_console(
     ) -> Response:
         month = _period(period)
         try:
-            text = bill.file.read(_MAX_BILL_BYTES + 1)
-            if len(text) > _MAX_BILL_BYTES:
-                raise ReportError(f"the bill is larger than {_MAX_BILL_BYTES // 1_000_000} MB")
-            lines = parse_provider_bill(text.decode("utf-8-sig"))
+            lines = parse_provider_bill(bill.file.read().decode("utf-8-sig"))
             result = data.reconcile_with_bill(client, database, month, lines)
         except (ReportError, UnicodeDecodeError) as exc:
             result = figures.at(month).reconciliation()
@@ -305,7 +306,35 @@ def mount_console(
         )
 
 
-_MAX_BILL_BYTES = 20_000_000
+class BodyLimit:
+    """Bounds the bodies of the console's form posts (``/v1`` has its own guard), by
+    Content-Length at once and while streaming."""
+
+    def __init__(self, app: Any, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or str(scope.get("path", "")).startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        length = declared_length(list(scope.get("headers", [])))
+        if length == -1 or (length is not None and length > self.max_body_bytes):
+            response = Response("request body too large\n", 413, media_type="text/plain")
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body_bytes:
+                    raise BodyTooLarge(413, "request body too large")
+            return message
+
+        await self.app(scope, counted, send)
 
 
 def _swagger_assets() -> Path:
