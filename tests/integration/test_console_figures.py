@@ -105,3 +105,16 @@ def test_docs_load_their_assets_from_this_server(http: TestClient) -> None:
     assert "/static/swagger/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
     assert http.get("/static/swagger/swagger-ui-bundle.js").status_code == 200
     assert http.get("/redoc").status_code in (401, 404)
+
+
+def test_form_posts_are_bounded(chdb_client, ch_database) -> None:  # type: ignore[no-untyped-def]
+    migrate(chdb_client, ch_database)
+    app = create_app(chdb_client, ch_database, TOKEN, PLANS, max_body_bytes=1000)
+    http = TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"})
+    big = b"date,provider,model,cost\n" + b"2026-11-01,openai,gpt-4o,1\n" * 100
+    res = http.post("/reconcile", data={"period": "2026-11"}, files={"bill": ("b.csv", big)})
+    assert res.status_code == 413
+    assert http.post("/login", data={"token": "x" * 2000}).status_code == 413
+    small = b"date,provider,model,cost\n2026-11-01,openai,gpt-4o,1\n"
+    res = http.post("/reconcile", data={"period": "2026-11"}, files={"bill": ("b.csv", small)})
+    assert res.status_code == 200 and 'id="variances"' in res.text
