@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +43,8 @@ __all__ = [
     "window_spend",
 ]
 
+RECONCILE_MAX_AGE_S = 60.0
+"""The overview's verdict may be this old while the month is being written."""
 TOP_CUSTOMERS_CHART = 5
 TOP_CUSTOMERS_TABLE = 10
 RECENT_ALERTS = 50
@@ -55,6 +58,8 @@ class Overview:
     revenue: Decimal | None
     margin: MarginReport | None
     reconciliation: Reconciliation
+    reconciled_at: datetime
+    reconciled_rows: int
     standout: FeatureUnitCost | None
     daily: Series
     source: str
@@ -78,6 +83,7 @@ def overview(figures: Figures, period: TimeRange, plans: PlansFile | None) -> Ov
     costs = now.cost(("customer",))
     invoices = now.invoices(plans) if plans is not None else []
     margin = _margins(costs, plans, invoices)
+    checked = now.recent_reconciliation(RECONCILE_MAX_AGE_S)
     standouts = [f for f in now.features() if f.stands_out]
     standouts.sort(
         key=lambda f: -(f.cost_share_percent / (f.request_share_percent or Decimal("0.01")))
@@ -88,7 +94,9 @@ def overview(figures: Figures, period: TimeRange, plans: PlansFile | None) -> Ov
         top=costs.groups[:TOP_CUSTOMERS_TABLE],
         revenue=margin.total_revenue if margin is not None else None,
         margin=margin,
-        reconciliation=now.reconciliation(),
+        reconciliation=checked[1],
+        reconciled_at=datetime.fromtimestamp(checked[0], UTC),
+        reconciled_rows=checked[2],
         standout=standouts[0] if standouts else None,
         daily=now.daily("customer", keep=top_names),
         source=now.source,

@@ -8,8 +8,9 @@ period and per state of the store:
 
 1. ``rows`` (raw rows in the period) must equal the rollup's ``sum(requests)``, two cheap
    queries run on every page; and
-2. the period must hold no event id twice (``count() = uniqExact(event_id)``), a full scan run
-   once per state of the store (row count and last insert time) and remembered.
+2. the period must hold no event id twice (``count() = uniqExact(event_id)``): a full scan
+   once, then, while only rows are added, a check of the rows inserted since the last audit
+   (their ids unique and new), once per state of the store (row count and last insert time).
 
 When both hold, a page reads the rollup; else it runs the FINAL reports. Every figure is
 remembered per period and state of the store (``PeriodFigures``): a page of a month that no
@@ -20,6 +21,7 @@ each insert.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -43,7 +45,7 @@ from reports.plans import PlansFile
 from reports.reconcile import Reconciliation, reconcile
 from reports.unit_costs import FeatureUnitCost, unit_costs
 
-__all__ = ["Figures", "PeriodFigures", "Series", "StoreState"]
+__all__ = ["Figures", "PeriodFigures", "Series", "StoreAudit", "StoreState"]
 
 T = TypeVar("T")
 
@@ -88,6 +90,15 @@ class Series:
     """Name → cost per label as exact decimal strings."""
 
 
+@dataclass(frozen=True)
+class StoreAudit:
+    """The last duplicate audit of a period: how many rows it covered, up to which insert."""
+
+    rows: int
+    last_insert: datetime | None
+    unique: bool
+
+
 def _days(period: TimeRange) -> dict[str, Any]:
     return {"first": period.start.date(), "end": period.end.date()}
 
@@ -103,6 +114,8 @@ class Figures:
         self.client = client
         self.db = checked_database(database)
         self._memo: OrderedDict[Hashable, Any] = OrderedDict()
+        self._audits: dict[str, StoreAudit] = {}
+        self._checked: dict[str, tuple[float, Reconciliation, int]] = {}
         self._lock = threading.Lock()
 
     def _remember(self, key: Hashable, compute: Callable[[], T]) -> T:
@@ -140,16 +153,52 @@ class Figures:
         """Whether ``usage_daily`` equals ``usage_events FINAL`` for ``period`` (see module)."""
         if not state.rollup_counts_match:
             return False
-        return self._remember(("unique", period.label, state), lambda: self._unique_ids(period))
+        return self._remember(("unique", period.label, state), lambda: self._audit(period, state))
 
-    def _unique_ids(self, period: TimeRange) -> bool:
+    def _audit(self, period: TimeRange, state: StoreState) -> bool:
+        """No event id twice in ``period``: checked for the rows inserted since the last audit
+        when it passed and only rows were added since, else over the whole period."""
+        with self._lock:
+            last = self._audits.get(period.label)
+        unique = None
+        if (
+            last is not None
+            and last.unique
+            and last.last_insert is not None
+            and state.last_insert is not None
+            and state.rows > last.rows
+            and state.last_insert > last.last_insert
+        ):
+            unique = self._new_rows_unique(period, last.last_insert, state.rows - last.rows)
+        if unique is None:
+            (row,) = rows(
+                self.client,
+                f"SELECT count() = uniqExact(event_id) AS unique FROM {self.db}.usage_events "
+                f"WHERE {PERIOD_FILTER}",
+                period_parameters(period),
+            )
+            unique = bool(row["unique"])
+        with self._lock:
+            self._audits[period.label] = StoreAudit(state.rows, state.last_insert, unique)
+        return unique
+
+    def _new_rows_unique(self, period: TimeRange, since: datetime, expected: int) -> bool | None:
+        """Whether the rows inserted after ``since`` carry ids unique among themselves and new
+        to the period; ``None`` when they are not exactly ``expected`` rows (then the caller
+        audits the whole period). The event_id bloom filter keeps the lookup cheap."""
+        params = {**period_parameters(period), "since": since}
+        new = f"{PERIOD_FILTER} AND inserted_at > {{since:DateTime64(3, 'UTC')}}"
         (row,) = rows(
             self.client,
-            f"SELECT count() = uniqExact(event_id) AS unique FROM {self.db}.usage_events "
-            f"WHERE {PERIOD_FILTER}",
-            period_parameters(period),
+            f"SELECT count() AS new_rows, uniqExact(event_id) AS new_ids, "
+            f"(SELECT count() FROM {self.db}.usage_events WHERE {PERIOD_FILTER} AND event_id IN "
+            f"(SELECT event_id FROM {self.db}.usage_events WHERE {new})) AS matching "
+            f"FROM {self.db}.usage_events WHERE {new}",
+            params,
         )
-        return bool(row["unique"])
+        if int(row["new_rows"]) != expected:
+            return None
+        return int(row["new_ids"]) == expected == int(row["matching"])
 
     def cost(
         self,
@@ -318,6 +367,25 @@ class PeriodFigures:
         )
 
     def reconciliation(self) -> Reconciliation:
-        return self._memo(
-            "reconcile", (), lambda: reconcile(self._f.client, self._f.db, self.period)
-        )
+        """The period's reconciliation for this state of the store."""
+        return self._memo("reconcile", (), self._reconcile)
+
+    def _reconcile(self) -> Reconciliation:
+        result = reconcile(self._f.client, self._f.db, self.period)
+        with self._f._lock:
+            self._f._checked[self.period.label] = (time.time(), result, self.state.rows)
+        return result
+
+    def recent_reconciliation(self, max_age_s: float) -> tuple[float, Reconciliation, int]:
+        """``(checked_at, verdict, rows_then)``: the verdict for this state when known, else
+        the last one if younger than ``max_age_s`` (a month being written changes with every
+        insert; the full audit runs at most that often for the overview), else a fresh one."""
+        key = ("reconcile", self.period.label, self.state, ())
+        with self._f._lock:
+            known = key in self._f._memo
+            last = self._f._checked.get(self.period.label)
+        if not known and last is not None and time.time() - last[0] < max_age_s:
+            return last
+        result = self.reconciliation()
+        with self._f._lock:
+            return self._f._checked.get(self.period.label, (time.time(), result, self.state.rows))

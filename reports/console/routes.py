@@ -277,10 +277,21 @@ def mount_console(
         raise ConsoleError(404, "invoices download is .json or .csv")
 
     @app.get("/reconcile", include_in_schema=False, dependencies=signed_in)
-    def reconcile_page(request: Request, period: str | None = None) -> Response:
+    def reconcile_page(request: Request, period: str | None = None, fresh: int = 0) -> Response:
         month = _period(period)
-        result = figures.at(month).reconciliation()
-        return page(request, "reconcile.html", period=month, result=result, error="")
+        now = figures.at(month)
+        if fresh:
+            result, checked_at = now.reconciliation(), time.time()
+        else:
+            checked_at, result, _ = now.recent_reconciliation(data.RECONCILE_MAX_AGE_S)
+        return page(
+            request,
+            "reconcile.html",
+            period=month,
+            result=result,
+            error="",
+            checked_at=datetime.fromtimestamp(checked_at, UTC),
+        )
 
     @app.post("/reconcile", include_in_schema=False, dependencies=signed_in)
     def reconcile_upload(
