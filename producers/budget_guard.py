@@ -6,7 +6,10 @@ the background the guard follows two compacted topics from their beginning: ``me
 is refused while the key, its team or its owner customer has a policy that is ``exceeded`` with
 action ``block`` and whose ``resets_at`` has not passed.
 
-``start()`` returns once both topics are read up to their end as of start-up, so a restarted
+It also follows ``meterline.limits`` and ``meterline.budgets.policies`` into ``limits``, which
+the admission guard (``producers.limits.LimitGuard``) turns into reservations.
+
+``start()`` returns once the topics are read up to their end as of start-up, so a restarted
 gateway knows the current state before it serves (or after ``guard_start_timeout_s``, when the
 fail mode decides). While state is unavailable, ``fail_mode="open"`` still applies every block
 it knows and allows the rest; ``"closed"`` refuses every call.
@@ -27,9 +30,11 @@ from pydantic import ValidationError
 
 from producers.config import GuardSettings
 from producers.errors import ProducerNotStarted
-from schemas.budgets import BudgetAction, BudgetScope, BudgetState, BudgetStatus
+from producers.limits.plan import LimitIndex
+from schemas.budgets import BudgetAction, BudgetPolicy, BudgetScope, BudgetState, BudgetStatus
 from schemas.keys import KeyBinding
-from schemas.topics import BUDGET_STATE, KEYS, Topics
+from schemas.limits import LimitPolicy
+from schemas.topics import BUDGET_POLICIES, BUDGET_STATE, KEYS, LIMITS, Topics
 
 __all__ = ["BudgetGuard", "GuardDecision", "GuardIndex"]
 
@@ -47,6 +52,8 @@ class GuardDecision:
     policy_id: str | None = None
     blocked_until: datetime | None = None
     """When the blocking window frees up, if known."""
+    subject: str = ""
+    """The blocked subject (``key acme-prod``, ``team t1``, ``customer acme``)."""
 
 
 ALLOWED = GuardDecision(True)
@@ -69,6 +76,9 @@ class GuardIndex:
             self._bindings.pop(api_key_id, None)
         else:
             self._bindings[api_key_id] = binding
+
+    def binding(self, api_key_id: str) -> KeyBinding | None:
+        return self._bindings.get(api_key_id)
 
     def apply_state(self, policy_id: str, state: BudgetState | None) -> None:
         old = self._subject_of.pop(policy_id, None)
@@ -107,6 +117,7 @@ class GuardIndex:
                         ),
                         policy_id=state.policy_id,
                         blocked_until=state.resets_at,
+                        subject=f"{state.scope.value} {state.subject}",
                     )
         return ALLOWED
 
@@ -118,6 +129,11 @@ class BudgetGuard:
         self.settings = settings or GuardSettings()
         self.topics = Topics(self.settings.topic_prefix)
         self.index = GuardIndex()
+        self.limits = LimitIndex(
+            lease_s=self.settings.limits_lease_s,
+            unpriced_call_cost=self.settings.limits_unpriced_call_cost,
+        )
+        """Rate limits and ``block`` budgets the admission guard (``producers.limits``) asks."""
         self._loaded = False
         self._last_contact = float("-inf")
         self._task: asyncio.Task[None] | None = None
@@ -190,7 +206,7 @@ class BudgetGuard:
         try:
             parts = [
                 TopicPartition(self.topics.name(spec), p)
-                for spec in (KEYS, BUDGET_STATE)
+                for spec in (KEYS, BUDGET_STATE, LIMITS, BUDGET_POLICIES)
                 for p in range(spec.partitions)
             ]
             consumer.assign(parts)
@@ -225,8 +241,15 @@ class BudgetGuard:
             if topic == self.topics.keys:
                 binding = None if value is None else KeyBinding.model_validate_json(value)
                 self.index.apply_binding(name, binding)
+            elif topic == self.topics.limits:
+                limit = None if value is None else LimitPolicy.model_validate_json(value)
+                self.limits.apply_limit(name, limit)
+            elif topic == self.topics.budget_policies:
+                policy = None if value is None else BudgetPolicy.model_validate_json(value)
+                self.limits.apply_policy(name, policy)
             else:
                 state = None if value is None else BudgetState.model_validate_json(value)
                 self.index.apply_state(name, state)
+                self.limits.apply_state(name, state)
         except ValidationError as exc:
             log.error("budget guard skipped an invalid record on %s key %r: %s", topic, name, exc)
