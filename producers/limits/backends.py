@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from producers.config import GuardSettings
 from producers.limits._lua import RESERVE, SETTLE
 from producers.limits.errors import LimitsUnavailable
 from producers.limits.rules import (
@@ -24,7 +25,7 @@ from producers.limits.rules import (
     rate_detail,
 )
 
-__all__ = ["InProcessBackend", "LimitBackend", "ValkeyBackend"]
+__all__ = ["InProcessBackend", "LimitBackend", "ValkeyBackend", "backend_from_settings"]
 
 SETTLED_MARKER_TTL_S = 24 * 3600
 
@@ -151,3 +152,14 @@ class ValkeyBackend:
 
 def _none(value: int | None) -> int:
     return -1 if value is None else value
+
+
+def backend_from_settings(settings: GuardSettings) -> LimitBackend:
+    """Valkey/Redis when ``limits_url`` is set (replicas share it), else in-process."""
+    if settings.limits_url:
+        return ValkeyBackend(
+            settings.limits_url,
+            prefix=settings.topic_prefix,
+            timeout_s=settings.limits_timeout_ms / 1000,
+        )
+    return InProcessBackend()
