@@ -204,7 +204,7 @@ class MeterlineCallback(CustomLogger):
             raise HTTPException(
                 status_code=503 if refused.kind == "unavailable" else 429,
                 detail={
-                    "error": f"Meterline {refused.kind} limit: {refused.refusal.message}",
+                    "error": f"Meterline: {refused.refusal.message}",
                     "limit": refused.kind,
                     "subject": refused.subject,
                     "retry_after_s": seconds,

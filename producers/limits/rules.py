@@ -62,6 +62,10 @@ def from_micros(micros: int) -> Decimal:
     return Decimal(micros) * _MICRO
 
 
+def _usd(micros: int) -> str:
+    return format(from_micros(micros).normalize(), "f")
+
+
 @dataclass(frozen=True, slots=True)
 class RateAsk:
     key: str
@@ -152,8 +156,8 @@ def rate_detail(kind: str, ask: RateAsk, tokens: int) -> str:
 
 def budget_detail(ask: BudgetAsk, spent: int, reserved: int) -> str:
     return (
-        f"cap {from_micros(ask.limit)} USD: {from_micros(spent)} spent, "
-        f"{from_micros(reserved)} reserved, this call may cost up to {from_micros(ask.cost)}"
+        f"cap {_usd(ask.limit)} {ask.unit}: {_usd(spent)} spent, {_usd(reserved)} reserved, "
+        f"this call may need up to {_usd(ask.cost)}"
     )
 
 
