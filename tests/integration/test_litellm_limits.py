@@ -69,9 +69,9 @@ def stack(tansu, valkey_server, tmp_path_factory) -> Iterator[Stack]:  # type: i
     workdir = tmp_path_factory.mktemp("litellm-limits")
     with FakeOpenAI() as provider:
         config = workdir / "config.yaml"
+        master_key = f"sk-{secrets.token_hex(32)}"
         config.write_text(
-            CONFIG.format(api_base=provider.base_url, broken="broken-model",
-                          master_key=f"sk-{secrets.token_hex(32)}")  # fmt: skip
+            CONFIG.format(api_base=provider.base_url, broken="broken-model", master_key=master_key)
         )
         env = {
             "METERLINE_KAFKA_BOOTSTRAP": tansu.bootstrap,
