@@ -94,6 +94,15 @@ class ValkeyBackend:
         self._settle = self.client.register_script(SETTLE)
         self.prefix = f"{prefix}ml:"
 
+    def warm(self) -> None:
+        """Connect and load both scripts now, so the first decision is one round trip."""
+        try:
+            self.client.ping()
+            self._reserve.sha = self.client.script_load(RESERVE)
+            self._settle.sha = self.client.script_load(SETTLE)
+        except self._errors as exc:
+            raise LimitsUnavailable(f"limits backend unreachable: {exc}") from exc
+
     def _rate_keys(self, key: str) -> list[str]:
         base = f"{self.prefix}r:{key}:"
         return [base + "log", base + "tok", base + "par"]
