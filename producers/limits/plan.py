@@ -77,8 +77,11 @@ class LimitIndex:
         self._policies: dict[str, BudgetPolicy] = {}
         self._by_subject: dict[tuple[BudgetScope, str], dict[str, BudgetPolicy]] = {}
         self._states: dict[str, BudgetState] = {}
+        self._plans: dict[tuple[str, str, str], tuple[tuple[RateAsk, ...], tuple[_Cap, ...]]] = {}
+        """What ``ask`` derives per (key, team, owner), until a limit, policy or state changes."""
 
     def apply_limit(self, key: str, limit: LimitPolicy | None) -> None:
+        self._plans = {}
         scope, _, subject = key.partition(":")
         try:
             target = (BudgetScope(scope), subject)
@@ -90,6 +93,7 @@ class LimitIndex:
             self._limits[(limit.scope, limit.subject)] = limit
 
     def apply_policy(self, policy_id: str, policy: BudgetPolicy | None) -> None:
+        self._plans = {}
         old = self._policies.pop(policy_id, None)
         if old is not None:
             subject = (old.scope, old.subject)
@@ -101,6 +105,7 @@ class LimitIndex:
             self._by_subject[subject] = {**self._by_subject.get(subject, {}), policy_id: policy}
 
     def apply_state(self, policy_id: str, state: BudgetState | None) -> None:
+        self._plans = {}
         if state is None:
             self._states.pop(policy_id, None)
         else:
@@ -113,14 +118,26 @@ class LimitIndex:
         self, api_key_id: str, binding: KeyBinding | None, call: CallEstimate, now: datetime
     ) -> Ask:
         """Every limit and ``block`` budget over the key, its team and its owner customer."""
+        team = binding.team_id if binding is not None else ""
+        owner = binding.owner_customer if binding is not None else ""
+        plan = self._plans.get((api_key_id, team, owner))
+        if plan is None:
+            plan = self._plans[(api_key_id, team, owner)] = self._plan(api_key_id, team, owner)
+        rates, caps = plan
+        if not caps:
+            return Ask(call.call_id, call.tokens, rates)
+        return Ask(call.call_id, call.tokens, rates, tuple(c.ask(self, call, now) for c in caps))
+
+    def _plan(
+        self, api_key_id: str, team: str, owner: str
+    ) -> tuple[tuple[RateAsk, ...], tuple[_Cap, ...]]:
         subjects = [(BudgetScope.KEY, api_key_id)]
-        if binding is not None:
-            if binding.team_id:
-                subjects.append((BudgetScope.TEAM, binding.team_id))
-            if binding.owner_customer:
-                subjects.append((BudgetScope.CUSTOMER, binding.owner_customer))
+        if team:
+            subjects.append((BudgetScope.TEAM, team))
+        if owner:
+            subjects.append((BudgetScope.CUSTOMER, owner))
         rates: list[RateAsk] = []
-        budgets: list[BudgetAsk] = []
+        caps: list[_Cap] = []
         for scope, subject in subjects:
             label = f"{scope.value} {subject}"
             limit = self._limits.get((scope, subject))
@@ -136,30 +153,8 @@ class LimitIndex:
                     )
                 )
             for policy in self._by_subject.get((scope, subject), {}).values():
-                budgets.append(self._budget(policy, label, call, now))
-        return Ask(call.call_id, call.tokens, tuple(rates), tuple(budgets))
-
-    def _budget(
-        self, policy: BudgetPolicy, label: str, call: CallEstimate, now: datetime
-    ) -> BudgetAsk:
-        window_s, instance, ends_at = window_of(policy.window, now)
-        if policy.unit is BudgetUnit.USD:
-            cost = policy.max_call_cost or call.max_cost or self.unpriced_call_cost
-        elif policy.unit is BudgetUnit.TOKENS:
-            cost = Decimal(call.tokens)
-        else:
-            cost = Decimal(1)
-        return BudgetAsk(
-            key=f"{policy.policy_id}:{policy.unit.value}:{policy.window.value}{instance}",
-            subject=f"{label} (budget {policy.policy_id})",
-            limit=to_micros(policy.limit),
-            cost=to_micros(cost),
-            floor=self._floor(policy, now),
-            window_s=window_s,
-            ends_at=ends_at,
-            lease_s=self.lease_s,
-            unit=policy.unit.value,
-        )
+                caps.append(_Cap.of(policy, label, self.unpriced_call_cost))
+        return tuple(rates), tuple(caps)
 
     def _floor(self, policy: BudgetPolicy, now: datetime) -> int:
         """The stream's reported spend, while it still describes the current window."""
@@ -173,3 +168,47 @@ class LimitIndex:
             if instance == f"@{state.window_start:%Y-%m}":
                 return to_micros(max(state.spend, Decimal(0)))
         return 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Cap:
+    """What ``ask`` needs of one ``block`` policy, derived once."""
+
+    policy: BudgetPolicy
+    subject: str
+    limit: int
+    fixed_cost: int | None
+    """The per-call reservation when it does not depend on the call (``max_call_cost``,
+    a request count)."""
+    unpriced: int
+
+    @classmethod
+    def of(cls, policy: BudgetPolicy, label: str, unpriced: Decimal) -> _Cap:
+        fixed = None
+        if policy.unit is BudgetUnit.REQUESTS:
+            fixed = to_micros(Decimal(1))
+        elif policy.unit is BudgetUnit.USD and policy.max_call_cost is not None:
+            fixed = to_micros(policy.max_call_cost)
+        return cls(policy, f"{label} (budget {policy.policy_id})", to_micros(policy.limit), fixed,
+                   to_micros(unpriced))  # fmt: skip
+
+    def ask(self, index: LimitIndex, call: CallEstimate, now: datetime) -> BudgetAsk:
+        policy = self.policy
+        window_s, instance, ends_at = window_of(policy.window, now)
+        if self.fixed_cost is not None:
+            cost = self.fixed_cost
+        elif policy.unit is BudgetUnit.TOKENS:
+            cost = call.tokens * 1_000_000
+        else:
+            cost = to_micros(call.max_cost) if call.max_cost is not None else self.unpriced
+        return BudgetAsk(
+            key=f"{policy.policy_id}:{policy.unit.value}:{policy.window.value}{instance}",
+            subject=self.subject,
+            limit=self.limit,
+            cost=cost,
+            floor=index._floor(policy, now),
+            window_s=window_s,
+            ends_at=ends_at,
+            lease_s=index.lease_s,
+            unit=policy.unit.value,
+        )

@@ -171,6 +171,8 @@ class RateCounter:
     tokens: dict[str, int] = field(default_factory=dict)
     token_sum: int = 0
     leases: dict[str, float] = field(default_factory=dict)
+    next_expiry: float = math.inf
+    """No lease expires before this (scans only when one may have)."""
 
     def prune(self, now: float) -> None:
         edge = now - RATE_WINDOW_S
@@ -178,10 +180,10 @@ class RateCounter:
         while log and log[0][0] <= edge:
             _, call = log.popleft()
             self.token_sum -= self.tokens.pop(call, 0)
-        if self.leases:
-            expired = [c for c, until in self.leases.items() if until <= now]
-            for call in expired:
+        if now >= self.next_expiry:
+            for call in [c for c, until in self.leases.items() if until <= now]:
                 del self.leases[call]
+            self.next_expiry = min(self.leases.values(), default=math.inf)
 
     def check(self, ask: RateAsk, tokens: int, now: float) -> Refusal | None:
         if ask.rpm is not None and len(self.log) >= ask.rpm:
@@ -213,7 +215,8 @@ class RateCounter:
         self.tokens[call_id] = tokens
         self.token_sum += tokens
         if ask.max_parallel is not None:
-            self.leases[call_id] = now + ask.lease_s
+            self.leases[call_id] = until = now + ask.lease_s
+            self.next_expiry = min(self.next_expiry, until)
 
     def settle(self, call_id: str, tokens: int) -> None:
         held = self.tokens.get(call_id)
@@ -233,6 +236,7 @@ class BudgetCounter:
     total: int = 0
     reservations: dict[str, tuple[int, float]] = field(default_factory=dict)
     reserved: int = 0
+    next_expiry: float = math.inf
 
     def prune(self, now: float, window_s: float) -> None:
         if window_s > 0 and self.buckets:
@@ -240,10 +244,11 @@ class BudgetCounter:
             edge = now - window_s
             for bucket in [b for b in self.buckets if (b + 1) * width <= edge]:
                 self.total -= self.buckets.pop(bucket)
-        if self.reservations:
+        if now >= self.next_expiry:
             expired = [c for c, (_, until) in self.reservations.items() if until <= now]
             for call in expired:
                 self.reserved -= self.reservations.pop(call)[0]
+            self.next_expiry = min((u for _, u in self.reservations.values()), default=math.inf)
 
     def check(self, ask: BudgetAsk, now: float) -> Refusal | None:
         spent = max(self.total, ask.floor)
@@ -260,8 +265,10 @@ class BudgetCounter:
         return Refusal("budget", ask.subject, _retry(retry), detail)
 
     def admit(self, ask: BudgetAsk, call_id: str, now: float) -> None:
-        self.reservations[call_id] = (ask.cost, now + ask.lease_s)
+        until = now + ask.lease_s
+        self.reservations[call_id] = (ask.cost, until)
         self.reserved += ask.cost
+        self.next_expiry = min(self.next_expiry, until)
 
     def settle(self, call_id: str, cost: int, now: float, window_s: float) -> None:
         held = self.reservations.pop(call_id, None)
