@@ -14,14 +14,18 @@
   the stream's ``meterline.budgets.state`` says the cap is crossed): needs a broker and a stream
   worker; its overshoot is ``overshoot_usd_state_only``.
 
-Decision times: ``decision_*_us_local`` from the guard with its in-process backend in this
-process; ``decision_p99_us_valkey`` from every decision the gateways made.
+Decision times (``reserve`` through the guard, µs): ``decision_*_us_local`` with the in-process
+backend and ``decision_*_us_valkey`` with Valkey, each from one caller making decisions one after
+another in this process; ``decision_*_us_valkey_under_load`` from every decision the gateway
+processes made during the scenarios (on a small machine that is mostly waiting for a CPU).
+``load_avg_1m`` says how busy the machine was.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -133,8 +137,10 @@ def _scenarios(
     return [results[i * n : (i + 1) * n] for i in range(len(bases))]
 
 
-def _local_decisions(n: int) -> list[float]:
-    from producers.limits.backends import InProcessBackend
+def _decisions(n: int, valkey_url: str | None = None) -> list[float]:
+    """Reserve-then-settle ``n`` calls one after another through the guard (an rpm, a parallel
+    limit and a cap on the key, never refusing) and return each reserve's time in µs."""
+    from producers.limits.backends import InProcessBackend, LimitBackend, ValkeyBackend
     from producers.limits.guard import LimitGuard
 
     follower = StaticFollower({
@@ -142,7 +148,13 @@ def _local_decisions(n: int) -> list[float]:
         "rate": {"rpm": 1_000_000, "max_parallel": 100_000},
         "cap": {"limit": "1000000000", "max_call_cost": "0.05"},
     })  # fmt: skip
-    guard = LimitGuard(follower, InProcessBackend())
+    backend: LimitBackend
+    if valkey_url:
+        backend = ValkeyBackend(valkey_url, prefix=f"probe{uuid.uuid4().hex[:6]}:")
+        backend.warm()
+    else:
+        backend = InProcessBackend()
+    guard = LimitGuard(follower, backend)
     timings = []
     cost = Decimal("0.01")
     for i in range(n + 500):
@@ -152,6 +164,7 @@ def _local_decisions(n: int) -> list[float]:
         guard.settle(ticket, tokens=500, cost=cost)
         if i >= 500:
             timings.append(elapsed)
+    guard.close()
     return timings
 
 
@@ -227,10 +240,12 @@ def run_enforce_bench(
                 progress(name)
                 outcomes.append(_scenario(config, spec))
             rpm, parallel, capped = outcomes
+        progress("decision times: Valkey, one caller")
+        valkey_us = _decisions(config.local_decisions, valkey.url)
     spend = sum((Decimal(c[2]) for r in capped for c in r["calls"]), Decimal(0))
-    valkey_us = [us for r in (*rpm, *parallel, *capped) for us in r["decision_us"]]
-    progress("in-process decisions")
-    local_us = _local_decisions(config.local_decisions)
+    loaded_us = [us for r in (*rpm, *parallel, *capped) for us in r["decision_us"]]
+    progress("decision times: in process")
+    local_us = _decisions(config.local_decisions)
     state_only = None
     if config.state_only and bootstrap:
         state_only = _state_only_spend(config, bootstrap, progress)
@@ -251,6 +266,10 @@ def run_enforce_bench(
         "decision_p99_us_local": percentile(local_us, 0.99),
         "decision_p50_us_valkey": percentile(valkey_us, 0.50),
         "decision_p99_us_valkey": percentile(valkey_us, 0.99),
+        "decision_p50_us_valkey_under_load": percentile(loaded_us, 0.50),
+        "decision_p99_us_valkey_under_load": percentile(loaded_us, 0.99),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
         "spend_usd_state_only": None if state_only is None else float(state_only),
         "overshoot_usd_state_only": (
             None if state_only is None else float(max(Decimal(0), state_only - cap))
