@@ -199,7 +199,7 @@ def _state_only_spend(
                 "mode": "state_only", "key": key, "bootstrap": bootstrap,
                 "topic_prefix": topics.prefix, "duration_s": config.cap_duration_s,
             })  # fmt: skip
-    return sum((Decimal(c[2]) for r in results for c in r["calls"]), Decimal(0))
+    return _spend(results)
 
 
 def run_enforce_bench(
@@ -242,7 +242,7 @@ def run_enforce_bench(
             rpm, parallel, capped = outcomes
         progress("decision times: Valkey, one caller")
         valkey_us = _decisions(config.local_decisions, valkey.url)
-    spend = sum((Decimal(c[2]) for r in capped for c in r["calls"]), Decimal(0))
+    spend = _spend(capped)
     loaded_us = [us for r in (*rpm, *parallel, *capped) for us in r["decision_us"]]
     progress("decision times: in process")
     local_us = _decisions(config.local_decisions)
@@ -255,9 +255,13 @@ def run_enforce_bench(
         "concurrency": config.replicas * config.callers,
         "rpm_limit": config.rpm,
         "rpm_offered_per_minute": round(config.demand_factor * config.rpm),
-        "rpm_admitted_max_per_minute": max_in_window([c[0] for r in rpm for c in r["calls"]]),
+        "rpm_admitted_max_per_minute": max_in_window(
+            [c["decided_at"] for r in rpm for c in r["calls"]]
+        ),
         "parallel_limit": config.max_parallel,
-        "parallel_max_observed": max_overlap([(c[0], c[1]) for r in parallel for c in r["calls"]]),
+        "parallel_max_observed": max_overlap(
+            [(c["admitted_at"], c["ended_at"]) for r in parallel for c in r["calls"]]
+        ),
         "cap_usd": float(cap),
         "spend_usd": float(spend),
         "overshoot_usd": float(max(Decimal(0), spend - cap)),
@@ -277,6 +281,10 @@ def run_enforce_bench(
         "refused": _merge([r["refused"] for r in (*rpm, *parallel, *capped)]),
     }
     return result
+
+
+def _spend(results: list[dict[str, Any]]) -> Decimal:
+    return sum((Decimal(c["cost"]) for r in results for c in r["calls"]), Decimal(0))
 
 
 def _merge(counts: list[dict[str, int]]) -> dict[str, int]:

@@ -67,8 +67,10 @@ class StaticFollower:
 
 @dataclass
 class Tally:
-    calls: list[tuple[float, float, str]] = field(default_factory=list)
-    """(admitted at, ended at, cost) of each admitted call, epoch seconds."""
+    calls: list[dict[str, float | str]] = field(default_factory=list)
+    """Each admitted call: ``decided_at`` (the backend's decision time), ``admitted_at`` (when
+    the caller had the answer), ``ended_at`` (when it asked to settle), epoch seconds, and
+    ``cost``. [admitted_at, ended_at) lies inside the time the backend held the call's slot."""
     refused: dict[str, int] = field(default_factory=dict)
     decision_us: list[float] = field(default_factory=list)
     held: int = 0
@@ -95,7 +97,7 @@ async def _caller(spec: dict[str, Any], n: int, admit, tally: Tally, end: float)
             if not per_caller:
                 await asyncio.sleep(_REFUSED_PAUSE_S)
             continue
-        admitted_at, finish = outcome
+        decided_at, admitted_at, finish = outcome
         if spec.get("hold"):
             tally.held += 1
             print(f"held {tally.held}", flush=True)
@@ -104,7 +106,8 @@ async def _caller(spec: dict[str, Any], n: int, admit, tally: Tally, end: float)
         cost = _cost(rng, *spec.get("cost_usd", ["0.001", "0.05"]))
         ended_at = time.time()
         await finish(cost)
-        tally.calls.append((admitted_at, ended_at, str(cost)))
+        tally.calls.append({"decided_at": decided_at, "admitted_at": admitted_at,
+                            "ended_at": ended_at, "cost": str(cost)})  # fmt: skip
 
 
 async def _run_limits(spec: dict[str, Any], tally: Tally) -> None:
@@ -114,7 +117,6 @@ async def _run_limits(spec: dict[str, Any], tally: Tally) -> None:
     key = spec["key"]
 
     async def admit(rng: random.Random):  # type: ignore[no-untyped-def]
-        before = time.time()
         t0 = time.perf_counter_ns()
         try:
             ticket = guard.reserve(key, prompt_tokens=200, max_tokens=300,
@@ -124,12 +126,12 @@ async def _run_limits(spec: dict[str, Any], tally: Tally) -> None:
             tally.refused[refused.kind] = tally.refused.get(refused.kind, 0) + 1
             return None
         tally.decision_us.append((time.perf_counter_ns() - t0) / 1000)
-        admitted_at = (before + time.time()) / 2
+        admitted_at = time.time()
 
         async def finish(cost: Decimal) -> None:
             guard.settle(ticket, tokens=500, cost=cost)
 
-        return admitted_at, finish
+        return ticket.admitted_at or admitted_at, admitted_at, finish
 
     await _callers(spec, admit, tally)
     guard.close()
@@ -168,7 +170,8 @@ async def _run_state_only(spec: dict[str, Any], tally: Tally) -> None:
             )  # fmt: skip
             await producer.send(topic, encode_batch([event]), key=key.encode())
 
-        return time.time(), finish
+        now = time.time()
+        return now, now, finish
 
     try:
         await _callers(spec, admit, tally)

@@ -85,12 +85,12 @@ for i = 0, nr - 1 do
     redis.call('ZREMRANGEBYSCORE', log, '-inf', now - W)
   end
   redis.call('ZREMRANGEBYSCORE', par, '-inf', now)
-  if redis.call('ZSCORE', log, call) then return {1} end
+  if redis.call('ZSCORE', log, call) then return {1, tostring(now)} end
 end
 for j = 0, nb - 1 do
   local h, rh, rz = KEYS[bk + 1 + 3 * j], KEYS[bk + 2 + 3 * j], KEYS[bk + 3 + 3 * j]
   prune_budget(h, rh, rz, tonumber(ARGV[ba + 4 + 6 * j]))
-  if redis.call('ZSCORE', rz, call) then return {1} end
+  if redis.call('ZSCORE', rz, call) then return {1, tostring(now)} end
 end
 for i = 0, nr - 1 do
   local log, tok, par = KEYS[1 + 3 * i], KEYS[2 + 3 * i], KEYS[3 + 3 * i]
@@ -168,7 +168,7 @@ for j = 0, nb - 1 do
   redis.call('PEXPIRE', rz, ttl)
   redis.call('PEXPIRE', rh, ttl)
 end
-return {1}
+return {1, tostring(now)}
 """
 )
 

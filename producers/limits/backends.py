@@ -17,6 +17,7 @@ from producers.limits._lua import RESERVE, SETTLE
 from producers.limits.errors import LimitsUnavailable
 from producers.limits.rules import (
     MIN_RETRY_S,
+    Admitted,
     Ask,
     Counters,
     Refusal,
@@ -31,7 +32,7 @@ SETTLED_MARKER_TTL_S = 24 * 3600
 
 
 class LimitBackend(Protocol):
-    def reserve(self, ask: Ask) -> Refusal | None:
+    def reserve(self, ask: Ask) -> Admitted | Refusal:
         """Admit (holding slots, tokens and reservations) or refuse. Raises
         ``LimitsUnavailable`` when the counters cannot be reached."""
         ...
@@ -52,9 +53,10 @@ class InProcessBackend:
         self._clock = clock
         self._lock = threading.Lock()
 
-    def reserve(self, ask: Ask) -> Refusal | None:
+    def reserve(self, ask: Ask) -> Admitted | Refusal:
         with self._lock:
-            return self.counters.reserve(ask, self._clock())
+            now = self._clock()
+            return self.counters.reserve(ask, now) or Admitted(now)
 
     def settle(self, settle: Settle) -> bool:
         with self._lock:
@@ -111,7 +113,7 @@ class ValkeyBackend:
         base = f"{self.prefix}b:{key}:"
         return [base + "spend", base + "res", base + "resz"]
 
-    def reserve(self, ask: Ask) -> Refusal | None:
+    def reserve(self, ask: Ask) -> Admitted | Refusal:
         keys: list[str] = []
         args: list[object] = [ask.call_id, ask.tokens, len(ask.rates), len(ask.budgets)]
         for r in ask.rates:
@@ -125,7 +127,7 @@ class ValkeyBackend:
         except self._errors as exc:
             raise LimitsUnavailable(f"limits backend unreachable: {exc}") from exc
         if int(answer[0]) == 1:
-            return None
+            return Admitted(float(answer[1]))
         kind = answer[1].decode()
         index = int(answer[2])
         retry = _retry(answer[3])

@@ -57,6 +57,8 @@ class Ticket:
     reserved: bool
     """False when admitted fail-open without the backend (nothing held; the settle still
     records its cost)."""
+    admitted_at: float | None = None
+    """When the backend admitted it, on the backend's clock (epoch seconds)."""
 
     @property
     def call_id(self) -> str:
@@ -129,7 +131,7 @@ class LimitGuard:
             self.admitted += 1
             return Ticket(ask, reserved=False)
         try:
-            refusal = self.backend.reserve(ask)
+            outcome = self.backend.reserve(ask)
         except LimitsUnavailable as exc:
             self._unavailable(exc)
             if self.fail_mode == "closed":
@@ -140,11 +142,11 @@ class LimitGuard:
             self.admitted += 1
             return Ticket(ask, reserved=False)
         self._up()
-        if refusal is not None:
-            self.refused[refusal.kind] += 1
-            raise LimitExceeded(refusal)
+        if isinstance(outcome, Refusal):
+            self.refused[outcome.kind] += 1
+            raise LimitExceeded(outcome)
         self.admitted += 1
-        return Ticket(ask, reserved=True)
+        return Ticket(ask, reserved=True, admitted_at=outcome.at)
 
     def settle(self, ticket: Ticket, *, tokens: int = 0, cost: Decimal = Decimal(0)) -> None:
         """Apply the call's real tokens and USD cost and free what it held. Never raises: when

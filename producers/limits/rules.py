@@ -34,6 +34,7 @@ from typing import Literal
 
 __all__ = [
     "RATE_WINDOW_S",
+    "Admitted",
     "Ask",
     "BudgetAsk",
     "Counters",
@@ -131,6 +132,12 @@ class Settle:
     budget_keys: tuple[tuple[str, float, float, int], ...]
     """(key, window_s, ends_at, amount) of every budget the call reserved against; the amount
     (micro-units) is the real cost, tokens or 1 request in the cap's unit."""
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    at: float
+    """When the backend decided, on its clock (epoch seconds)."""
 
 
 @dataclass(frozen=True, slots=True)

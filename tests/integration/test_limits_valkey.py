@@ -14,9 +14,13 @@ import pytest
 from meterline.local.valkey import ValkeyServer
 from producers.limits.backends import ValkeyBackend
 from producers.limits.errors import LimitsUnavailable
-from producers.limits.rules import Ask, BudgetAsk, RateAsk, to_micros
+from producers.limits.rules import Admitted, Ask, BudgetAsk, RateAsk, to_micros
 
 pytestmark = pytest.mark.integration
+
+
+def admitted(outcome: object) -> bool:
+    return isinstance(outcome, Admitted)
 
 
 @pytest.fixture
@@ -51,7 +55,7 @@ def ask(call: str, *, tokens: int = 0, rates=(), budgets=()) -> Ask:  # type: ig
 def test_rpm_is_shared_by_two_clients(backends) -> None:  # type: ignore[no-untyped-def]
     a, b = backends
     answers = [(a if i % 2 else b).reserve(ask(f"c{i}", rates=[rate(rpm=5)])) for i in range(8)]
-    assert [x is None for x in answers] == [True] * 5 + [False] * 3
+    assert [admitted(x) for x in answers] == [True] * 5 + [False] * 3
     refusal = answers[-1]
     assert refusal is not None and refusal.kind == "rpm" and refusal.subject == "key k"
     assert 59 <= refusal.retry_after_s <= 60
@@ -64,29 +68,29 @@ def test_concurrent_reserves_never_pass_the_limit(backends) -> None:  # type: ig
         answers = list(
             pool.map(lambda i: (a if i % 2 else b).reserve(ask(f"c{i}", rates=[limit])), range(400))
         )
-    assert sum(x is None for x in answers) == 100
+    assert sum(admitted(x) for x in answers) == 100
 
 
 def test_tpm_reservation_is_refunded_at_settle(backends) -> None:  # type: ignore[no-untyped-def]
     a, b = backends
     limit = rate(tpm=1000)
     first = ask("first", tokens=600, rates=[limit])
-    assert a.reserve(first) is None
+    assert admitted(a.reserve(first))
     refused = b.reserve(ask("second", tokens=600, rates=[limit]))
     assert refused is not None and refused.kind == "tpm" and "needs 600" in refused.message
     assert a.settle(first.settle(100, 0))
-    assert b.reserve(ask("second", tokens=600, rates=[limit])) is None
+    assert admitted(b.reserve(ask("second", tokens=600, rates=[limit])))
 
 
 def test_parallel_slot_of_a_call_that_never_settles_expires_with_its_lease(backends) -> None:  # type: ignore[no-untyped-def]
     a, b = backends
     limit = rate(max_parallel=2, lease_s=1.0)
-    assert a.reserve(ask("x", rates=[limit])) is None
-    assert a.reserve(ask("y", rates=[limit])) is None
+    assert admitted(a.reserve(ask("x", rates=[limit])))
+    assert admitted(a.reserve(ask("y", rates=[limit])))
     refused = b.reserve(ask("z", rates=[limit]))
     assert refused is not None and refused.kind == "parallel"
     deadline = time.monotonic() + 10
-    while b.reserve(ask("z", rates=[limit])) is not None:
+    while not admitted(b.reserve(ask("z", rates=[limit]))):
         assert time.monotonic() < deadline, "slots of unsettled calls never expired"
         time.sleep(0.05)
 
@@ -94,16 +98,16 @@ def test_parallel_slot_of_a_call_that_never_settles_expires_with_its_lease(backe
 def test_cap_reserves_worst_case_and_settles_real_cost_once(backends) -> None:  # type: ignore[no-untyped-def]
     a, b = backends
     first, second = ask("a", budgets=[cap("1", "0.4")]), ask("b", budgets=[cap("1", "0.4")])
-    assert a.reserve(first) is None
-    assert b.reserve(second) is None
+    assert admitted(a.reserve(first))
+    assert admitted(b.reserve(second))
     refused = a.reserve(ask("c", budgets=[cap("1", "0.4")]))
     assert refused is not None and refused.kind == "budget"
     assert "0.8 reserved" in refused.message.replace("0.800000", "0.8")
     settle = first.settle(0, to_micros(Decimal("0.1")))
     assert a.settle(settle)
     assert not b.settle(settle)  # the same call id settled again (a retry): no change
-    assert a.reserve(ask("c", budgets=[cap("1", "0.4")])) is None  # 0.1 + 0.4 + 0.4 <= 1
-    assert b.reserve(ask("d", budgets=[cap("1", "0.2")])) is not None  # 0.1 + 0.8 + 0.2 > 1
+    assert admitted(a.reserve(ask("c", budgets=[cap("1", "0.4")])))  # 0.1 + 0.4 + 0.4 <= 1
+    assert not admitted(b.reserve(ask("d", budgets=[cap("1", "0.2")])))  # 0.1 + 0.8 + 0.2 > 1
     spend = a.client.hget(f"{a.prefix}b:cap:usd:24h:spend", "total")
     assert int(spend) == to_micros(Decimal("0.1"))
 
@@ -112,15 +116,15 @@ def test_a_retried_reserve_holds_nothing_more(backends) -> None:  # type: ignore
     a, b = backends
     limit = rate(max_parallel=1)
     call = ask("same", rates=[limit])
-    assert a.reserve(call) is None
-    assert b.reserve(call) is None
-    assert b.reserve(ask("other", rates=[limit])) is not None
+    assert admitted(a.reserve(call))
+    assert admitted(b.reserve(call))
+    assert not admitted(b.reserve(ask("other", rates=[limit])))
 
 
 def test_unreachable_server_raises_limits_unavailable() -> None:
     server = ValkeyServer().start()
     backend = ValkeyBackend(server.url, timeout_s=0.2)
-    assert backend.reserve(ask("a", rates=[rate(rpm=1)])) is None
+    assert admitted(backend.reserve(ask("a", rates=[rate(rpm=1)])))
     server.stop()
     with pytest.raises(LimitsUnavailable):
         backend.reserve(ask("b", rates=[rate(rpm=1)]))
@@ -131,7 +135,7 @@ def test_many_threads_settle_each_call_once(backends) -> None:  # type: ignore[n
     a, _ = backends
     calls = [ask(f"c{i}", budgets=[cap("100", "1")]) for i in range(20)]
     for call in calls:
-        assert a.reserve(call) is None
+        assert admitted(a.reserve(call))
     settled = []
     lock = threading.Lock()
 

@@ -24,7 +24,7 @@ from meterline.kafka_admin import create_topics
 from meterline.limit_admin import put_limit
 from producers.integrations.testing import LiteLLMProxy
 from producers.limits.backends import ValkeyBackend
-from producers.limits.rules import Ask, RateAsk
+from producers.limits.rules import Admitted, Ask, RateAsk
 from schemas.budgets import BudgetPolicy, BudgetScope, BudgetWindow
 from schemas.limits import LimitPolicy
 from schemas.topics import Topics
@@ -35,6 +35,10 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.filterwarnings("ignore:.*ReadOnly.*qualifier:UserWarning"),
 ]
+
+
+def admitted(outcome: object) -> bool:
+    return isinstance(outcome, Admitted)
 
 REPO = Path(__file__).resolve().parents[2]
 CAP_USD = Decimal("0.002")
@@ -99,7 +103,7 @@ def test_601st_call_of_a_minute_gets_429_naming_rpm(stack: Stack) -> None:
     other = ValkeyBackend(stack.valkey_url, prefix=stack.topics.prefix)
     limit = RateAsk(key="key:rpm-prod", subject="key rpm-prod", rpm=600)
     for i in range(590):
-        assert other.reserve(Ask(f"other-gateway-{i}", 0, (limit,))) is None
+        assert admitted(other.reserve(Ask(f"other-gateway-{i}", 0, (limit,))))
     other.close()
     before = len(stack.provider.calls)
     for _ in range(10):

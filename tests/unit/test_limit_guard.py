@@ -14,7 +14,7 @@ from producers.limits.backends import InProcessBackend
 from producers.limits.errors import LimitExceeded, LimitsUnavailable
 from producers.limits.guard import LimitGuard
 from producers.limits.plan import LimitIndex, estimate_prompt_tokens
-from producers.limits.rules import Ask, Refusal, Settle
+from producers.limits.rules import Admitted, Ask, Refusal, Settle
 from schemas.budgets import (
     BudgetAction,
     BudgetPolicy,
@@ -45,7 +45,7 @@ class Flaky(InProcessBackend):
         self.down = False
         self.settles = 0
 
-    def reserve(self, ask: Ask) -> Refusal | None:
+    def reserve(self, ask: Ask) -> Admitted | Refusal:
         if self.down:
             raise LimitsUnavailable("connection refused")
         return super().reserve(ask)
