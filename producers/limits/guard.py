@@ -251,6 +251,23 @@ class Admission:
         self.tokens = tokens
         self.cost = cost
 
+    def usage_from(self, response: object, *, cost: Decimal) -> None:
+        """``usage`` from an OpenAI (``usage.total_tokens``) or Anthropic (``usage.input_tokens``
+        + ``output_tokens`` + cache tokens) response object or dict, with the call's cost."""
+        usage = getattr(response, "usage", None)
+        if usage is None and isinstance(response, dict):
+            usage = response.get("usage")
+
+        def count(name: str) -> int:
+            value = usage.get(name) if isinstance(usage, dict) else getattr(usage, name, None)
+            return value if isinstance(value, int) else 0
+
+        total = count("total_tokens") or sum(
+            count(n) for n in ("input_tokens", "output_tokens", "cache_read_input_tokens",
+                               "cache_creation_input_tokens")
+        )  # fmt: skip
+        self.usage(tokens=total, cost=cost)
+
     def close(self) -> None:
         if not self._closed:
             self._closed = True

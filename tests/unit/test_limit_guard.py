@@ -216,3 +216,23 @@ def test_prompt_estimate_grows_with_the_text() -> None:
     short = estimate_prompt_tokens([{"role": "user", "content": "hi"}])
     long = estimate_prompt_tokens([{"role": "user", "content": "hi " * 400}])
     assert 0 < short < long and long >= 300
+
+
+def test_admit_settles_tokens_of_openai_and_anthropic_responses() -> None:
+    follower = Follower()
+    follower.limits.apply_limit("key:k1", limit("key", "k1", tpm=10_000))
+    backend = InProcessBackend()
+    guard = guard_of(follower, backend)
+    openai_like = {"usage": {"prompt_tokens": 900, "completion_tokens": 100, "total_tokens": 1000}}
+    with guard.admit("k1", prompt_tokens=10, max_tokens=4000) as call:
+        call.usage_from(openai_like, cost=Decimal("0.001"))
+
+    class Usage:
+        input_tokens, output_tokens, cache_read_input_tokens = 2000, 500, 1000
+
+    class Message:
+        usage = Usage()
+
+    with guard.admit("k1", prompt_tokens=10, max_tokens=4000) as call:
+        call.usage_from(Message(), cost=Decimal("0.002"))
+    assert backend.counters.rates["key:k1"].token_sum == 1000 + 3500
