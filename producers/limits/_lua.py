@@ -1,5 +1,5 @@
 """The two Lua scripts of the Valkey backend: one reserve, one settle, each atomic and one
-round trip. They mirror ``producers.limits.rules`` exactly (the same unit tests run against both);
+round trip. They mirror ``producers.limits.rules`` (a randomized test compares their answers);
 time is the server's (``TIME``), so every gateway shares one clock.
 
 Keys per rate subject: a sorted set of admitted calls by time (``log``), a hash of each call's
