@@ -131,9 +131,10 @@ def test_cap_never_overshoots_when_real_cost_stays_within_the_reservation(
     settled = 0
     for i, real in enumerate(costs):
         call = ask(f"c{i}", budgets=[cap])
-        if counters.reserve(call, T0 + i * 0.001) is None:
+        admitted = counters.reserve(call, T0 + i * 0.001) is None
+        if admitted:
             in_flight.append((call, real))
-        if len(in_flight) >= concurrency or counters.reserve(call, T0) is not None:
+        if len(in_flight) >= concurrency or not admitted:
             for done, cost in in_flight:
                 counters.settle(done.settle(0, cost), T0 + i * 0.001)
                 settled += cost
