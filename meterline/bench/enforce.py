@@ -18,6 +18,7 @@ Decision times (``reserve`` through the guard, µs): ``decision_*_us_local`` wit
 backend and ``decision_*_us_valkey`` with Valkey, each from one caller making decisions one after
 another in this process; ``decision_*_us_valkey_under_load`` from every decision the gateway
 processes made during the scenarios (on a small machine that is mostly waiting for a CPU).
+``valkey_script_us_per_call`` is the server's own time per script (``INFO commandstats``), and
 ``load_avg_1m`` says how busy the machine was.
 """
 
@@ -242,6 +243,7 @@ def run_enforce_bench(
             rpm, parallel, capped = outcomes
         progress("decision times: Valkey, one caller")
         valkey_us = _decisions(config.local_decisions, valkey.url)
+        script_us = _script_us(valkey.url)
     spend = _spend(capped)
     loaded_us = [us for r in (*rpm, *parallel, *capped) for us in r["decision_us"]]
     progress("decision times: in process")
@@ -272,6 +274,7 @@ def run_enforce_bench(
         "decision_p99_us_valkey": percentile(valkey_us, 0.99),
         "decision_p50_us_valkey_under_load": percentile(loaded_us, 0.50),
         "decision_p99_us_valkey_under_load": percentile(loaded_us, 0.99),
+        "valkey_script_us_per_call": script_us,
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
         "spend_usd_state_only": None if state_only is None else float(state_only),
@@ -281,6 +284,18 @@ def run_enforce_bench(
         "refused": _merge([r["refused"] for r in (*rpm, *parallel, *capped)]),
     }
     return result
+
+
+def _script_us(url: str) -> float:
+    """Server time per script call (reserves and settles) over the whole run."""
+    import valkey
+
+    client = valkey.Valkey.from_url(url)
+    try:
+        stats = client.info("commandstats").get("cmdstat_evalsha", {})
+        return round(float(stats.get("usec_per_call", 0.0)), 1)
+    finally:
+        client.close()
 
 
 def _spend(results: list[dict[str, Any]]) -> Decimal:
