@@ -42,8 +42,8 @@ class GuardSettings(BaseSettings):
     topic_prefix: str = ""
     guard_fail_mode: Literal["open", "closed"] = "open"
     """When budget state is unavailable (not loaded yet, or the broker unreachable for longer
-    than ``guard_stale_after_s``): ``open`` allows calls no known block refuses; ``closed``
-    refuses every call."""
+    than ``guard_stale_after_s``) or the limits backend cannot be reached: ``open`` allows calls
+    no known block refuses (unreserved); ``closed`` refuses every call."""
     guard_start_timeout_s: float = Field(default=15.0, gt=0)
     """How long ``start()`` waits to load the compacted topics before serving anyway."""
     guard_stale_after_s: float = Field(default=15.0, gt=0)
