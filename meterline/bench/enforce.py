@@ -18,7 +18,8 @@ Decision times (``reserve`` through the guard, µs): ``decision_*_us_local`` wit
 backend and ``decision_*_us_valkey`` with Valkey, each from one caller making decisions one after
 another in this process; ``decision_*_us_valkey_under_load`` from every decision the gateway
 processes made during the scenarios (on a small machine that is mostly waiting for a CPU).
-``valkey_script_us_per_call`` is the server's own time per script (``INFO commandstats``), and
+``valkey_script_us_per_call`` is the server's own time per script (``INFO commandstats``),
+``valkey_ping_*_us`` a bare round trip at the same moment (the floor any decision has), and
 ``load_avg_1m`` says how busy the machine was.
 """
 
@@ -244,6 +245,7 @@ def run_enforce_bench(
         progress("decision times: Valkey, one caller")
         valkey_us = _decisions(config.local_decisions, valkey.url)
         script_us = _script_us(valkey.url)
+        ping_us = _ping_us(valkey.url, config.local_decisions)
     spend = _spend(capped)
     loaded_us = [us for r in (*rpm, *parallel, *capped) for us in r["decision_us"]]
     progress("decision times: in process")
@@ -275,6 +277,8 @@ def run_enforce_bench(
         "decision_p50_us_valkey_under_load": percentile(loaded_us, 0.50),
         "decision_p99_us_valkey_under_load": percentile(loaded_us, 0.99),
         "valkey_script_us_per_call": script_us,
+        "valkey_ping_p50_us": percentile(ping_us, 0.50),
+        "valkey_ping_p99_us": percentile(ping_us, 0.99),
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
         "spend_usd_state_only": None if state_only is None else float(state_only),
@@ -284,6 +288,22 @@ def run_enforce_bench(
         "refused": _merge([r["refused"] for r in (*rpm, *parallel, *capped)]),
     }
     return result
+
+
+def _ping_us(url: str, n: int) -> list[float]:
+    """Bare PING round trips from this process: what the machine allows any decision."""
+    import valkey
+
+    client = valkey.Valkey.from_url(url)
+    try:
+        timings = []
+        for _ in range(n):
+            t0 = time.perf_counter_ns()
+            client.ping()
+            timings.append((time.perf_counter_ns() - t0) / 1000)
+        return timings
+    finally:
+        client.close()
 
 
 def _script_us(url: str) -> float:
