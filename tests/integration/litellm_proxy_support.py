@@ -12,6 +12,7 @@ KEYS = {
     "sk-late-test": ("late-prod", "team-growth"),
     "sk-rpm-test": ("rpm-prod", "team-limits"),
     "sk-cap-test": ("cap-prod", "team-limits"),
+    "sk-stream-test": ("stream-prod", "team-limits"),
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ import pytest
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import openai
+import valkey
 
 from meterline.budget_admin import put_policy
 from meterline.kafka_admin import create_topics
@@ -28,7 +30,7 @@ from producers.limits.rules import Admitted, Ask, RateAsk
 from schemas.budgets import BudgetPolicy, BudgetScope, BudgetWindow
 from schemas.limits import LimitPolicy
 from schemas.topics import Topics
-from tests.integration._fake_openai import FakeOpenAI
+from tests.integration._fake_openai import STREAM_USAGE, FakeOpenAI
 from tests.integration.test_litellm_proxy import CONFIG, MESSAGES
 
 pytestmark = [
@@ -64,6 +66,9 @@ def stack(tansu, valkey_server, tmp_path_factory) -> Iterator[Stack]:  # type: i
         await create_topics(tansu.bootstrap, topics)
         await put_limit(tansu.bootstrap, topics, LimitPolicy(
             scope=BudgetScope.KEY, subject="rpm-prod", rpm=600, updated_at=now))
+        await put_limit(tansu.bootstrap, topics, LimitPolicy(
+            scope=BudgetScope.KEY, subject="stream-prod", tpm=100_000, max_parallel=1,
+            updated_at=now))
         await put_policy(tansu.bootstrap, topics, BudgetPolicy(
             policy_id="cap-prod-month", scope=BudgetScope.KEY, subject="cap-prod",
             limit=CAP_USD, window=BudgetWindow.MONTH, max_call_cost=MAX_CALL_COST,
@@ -134,3 +139,23 @@ def test_call_that_would_cross_the_cap_gets_429_naming_budget(stack: Stack) -> N
     assert admitted * REAL_COST <= CAP_USD
     # Not refused early: even with no earlier call settled yet, 3 reservations of 0.0005 fit.
     assert admitted >= 3
+
+
+def test_streamed_call_settles_its_final_usage_and_frees_its_slot(stack: Stack) -> None:
+    client = valkey.Valkey.from_url(stack.valkey_url)
+    tokens_key = f"{stack.topics.prefix}ml:r:key:stream-prod:tok"
+    for _ in range(2):  # max_parallel 1: the second call needs the first one's slot back
+        stream = stack.client("sk-stream-test").chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, max_tokens=2000, stream=True,
+            stream_options={"include_usage": True},
+        )  # fmt: skip
+        for _chunk in stream:
+            pass
+        # Reserved: the prompt estimate + 2000; settled: the stream's real total.
+        deadline = time.monotonic() + 20
+        while client.zcard(f"{stack.topics.prefix}ml:r:key:stream-prod:par"):
+            assert time.monotonic() < deadline, "the streamed call never settled"
+            time.sleep(0.05)
+    total = int(client.hget(tokens_key, "_sum"))
+    assert total == 2 * STREAM_USAGE["total_tokens"]
+    client.close()
