@@ -34,7 +34,7 @@ from producers.limits.plan import LimitIndex
 from schemas.budgets import BudgetAction, BudgetPolicy, BudgetScope, BudgetState, BudgetStatus
 from schemas.keys import KeyBinding
 from schemas.limits import LimitPolicy
-from schemas.topics import BUDGET_POLICIES, BUDGET_STATE, KEYS, LIMITS, Topics
+from schemas.topics import BUDGET_POLICIES, BUDGET_STATE, KEYS, LIMITS, Topics, TopicSpec
 
 __all__ = ["BudgetGuard", "GuardDecision", "GuardIndex"]
 
@@ -204,9 +204,10 @@ class BudgetGuard:
                 await consumer.stop()
                 await asyncio.sleep(1)
         try:
+            specs = [KEYS, BUDGET_STATE, *await self._optional_topics(consumer)]
             parts = [
                 TopicPartition(self.topics.name(spec), p)
-                for spec in (KEYS, BUDGET_STATE, LIMITS, BUDGET_POLICIES)
+                for spec in specs
                 for p in range(spec.partitions)
             ]
             consumer.assign(parts)
@@ -234,6 +235,23 @@ class BudgetGuard:
                         self._last_contact = time.monotonic()
         finally:
             await consumer.stop()
+
+    async def _optional_topics(self, consumer: AIOKafkaConsumer) -> list[TopicSpec]:
+        """Limits and policies, when their topics exist: a deployment that has not run
+        ``meterline topics create`` since they were added keeps enforcing budget state."""
+        existing = await consumer.topics()
+        found = []
+        for spec in (LIMITS, BUDGET_POLICIES):
+            if self.topics.name(spec) in existing:
+                found.append(spec)
+            else:
+                log.warning(
+                    "topic %s does not exist (run `meterline topics create`); gateways apply "
+                    "no %s until it does",
+                    self.topics.name(spec),
+                    "rate limits" if spec is LIMITS else "cap reservations",
+                )
+        return found
 
     def _apply(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         name = (key or b"").decode(errors="replace")

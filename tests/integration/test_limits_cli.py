@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
 
 from meterline.cli import cli
+from meterline.kafka_admin import create_topics
 from meterline.key_bindings import bind_key
 from producers.config import GuardSettings
 from producers.guard_sync import SyncBudgetGuard
@@ -19,6 +21,9 @@ from producers.limits.backends import InProcessBackend
 from producers.limits.errors import LimitExceeded
 from producers.limits.guard import LimitGuard
 from schemas.keys import KeyBinding
+from schemas.topics import BUDGET_STATE, KEYS, Topics
+from tests.integration.budget_helpers import exceeded_state
+from tests.integration.test_litellm_proxy import publish_state
 
 pytestmark = pytest.mark.integration
 
@@ -74,3 +79,20 @@ def test_gateway_applies_a_customer_limit_it_follows_live(tansu, topics, monkeyp
             guard.settle(ticket)
         guard.settle(guard.reserve("k-acme"))
         guard.reserve("k-other")  # not acme's key: unlimited
+
+
+def test_guard_of_a_deployment_without_the_new_topics_still_enforces_budget_state(tansu) -> None:  # type: ignore[no-untyped-def]
+    """Upgraded gateways, topics not recreated yet: the stream's blocks still apply."""
+    topics = Topics(f"t{uuid.uuid4().hex[:10]}.")
+    asyncio.run(create_topics(tansu.bootstrap, topics, only=[KEYS.name, BUDGET_STATE.name]))
+    publish_state(tansu.bootstrap, topics.budget_state, exceeded_state("old-key"))
+    settings = GuardSettings(
+        kafka_bootstrap=tansu.bootstrap, topic_prefix=topics.prefix, guard_start_timeout_s=60
+    )
+    with SyncBudgetGuard(settings) as follower:
+        assert follower.available
+        guard = LimitGuard(follower, InProcessBackend())
+        with pytest.raises(LimitExceeded) as refused:
+            guard.reserve("old-key")
+        assert refused.value.kind == "budget" and refused.value.subject == "key old-key"
+        guard.reserve("another-key")
