@@ -132,9 +132,14 @@ def delete(policy_id: str) -> None:
 
 def _describe(policy: BudgetPolicy) -> str:
     soft = ",".join(format(t.normalize(), "f") for t in policy.thresholds) or "none"
+    per_call = (
+        f", reserves {format(policy.max_call_cost, 'f')} per call"
+        if policy.max_call_cost is not None
+        else ""
+    )
     return (
         f"{policy.scope.value} {policy.subject}: {format(policy.limit, 'f')} {policy.unit.value} "
-        f"per {policy.window.value}, alerts at {soft} %, {policy.action.value} at 100 %"
+        f"per {policy.window.value}, alerts at {soft} %, {policy.action.value} at 100 %{per_call}"
     )
 
 
