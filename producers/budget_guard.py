@@ -137,7 +137,9 @@ class BudgetGuard:
         self._loaded = False
         self._last_contact = float("-inf")
         self._task: asyncio.Task[None] | None = None
+        self._limits_task: asyncio.Task[None] | None = None
         self._caught_up = asyncio.Event()
+        self._limits_caught_up = asyncio.Event()
         self.changed = asyncio.Event()
         """Set whenever a record was applied; waiters clear it themselves."""
 
@@ -149,8 +151,14 @@ class BudgetGuard:
 
     async def start(self) -> BudgetGuard:
         if self._task is None:
-            self._task = asyncio.create_task(self._follow(), name="budget-guard")
-            waiter = asyncio.create_task(self._caught_up.wait())
+            # Two consumers: the limits and policies topics are followed apart from the bindings
+            # and states every block depends on, so a problem with the newer topics (missing,
+            # slow) cannot hold up the stream's blocks.
+            self._task = asyncio.create_task(self._follow(primary=True), name="budget-guard")
+            self._limits_task = asyncio.create_task(
+                self._follow(primary=False), name="budget-guard-limits"
+            )
+            waiter = asyncio.create_task(self._both_caught_up())
             try:
                 await asyncio.wait(
                     {waiter, self._task},
@@ -159,8 +167,9 @@ class BudgetGuard:
                 )
             finally:
                 waiter.cancel()
-            if self._task.done() and not self._task.cancelled() and self._task.exception():
-                raise self._task.exception()  # type: ignore[misc]
+            for task in (self._task, self._limits_task):
+                if task.done() and not task.cancelled() and task.exception():
+                    raise task.exception()  # type: ignore[misc]
             if not self._loaded:
                 log.warning(
                     "budget state not loaded within %ss; serving fail-%s",
@@ -170,11 +179,24 @@ class BudgetGuard:
         return self
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
+        tasks = [t for t in (self._task, self._limits_task) if t is not None]
+        self._task = self._limits_task = None
+        for task in tasks:
             task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def _both_caught_up(self) -> None:
+        """Bindings and states loaded, and limits and policies loaded (or their follower
+        ended: no such topics, or it failed, which ``start`` then raises)."""
+        await self._caught_up.wait()
+        assert self._limits_task is not None
+        limits = asyncio.create_task(self._limits_caught_up.wait())
+        try:
+            await asyncio.wait({limits, self._limits_task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            limits.cancel()
 
     def check(self, api_key_id: str, now: datetime | None = None) -> GuardDecision:
         """May ``api_key_id`` make a call now? Memory only; never waits."""
@@ -184,13 +206,16 @@ class BudgetGuard:
             return GuardDecision(False, reason="budget state unavailable (fail-closed)")
         return self.index.decide(api_key_id, now or datetime.now(UTC))
 
-    async def _follow(self) -> None:
+    async def _follow(self, *, primary: bool) -> None:
+        """Follow the bindings and states (``primary``; it also tells availability) or the
+        limits and policies, from the beginning of their topics."""
+        caught_up = self._caught_up if primary else self._limits_caught_up
         attempt = 0
         while True:
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=self.settings.kafka_bootstrap,
                 enable_auto_commit=False,
-                client_id="meterline-budget-guard",
+                client_id="meterline-budget-guard" + ("" if primary else "-limits"),
                 # Short long-polls: a block must reach the gateway well within a second.
                 fetch_max_wait_ms=_FETCH_MAX_WAIT_MS,
             )
@@ -204,7 +229,10 @@ class BudgetGuard:
                 await consumer.stop()
                 await asyncio.sleep(1)
         try:
-            specs = [KEYS, BUDGET_STATE, *await self._optional_topics(consumer)]
+            specs = [KEYS, BUDGET_STATE] if primary else await self._optional_topics(consumer)
+            if not specs:
+                caught_up.set()
+                return
             parts = [
                 TopicPartition(self.topics.name(spec), p)
                 for spec in specs
@@ -213,8 +241,9 @@ class BudgetGuard:
             consumer.assign(parts)
             await consumer.seek_to_beginning(*parts)
             end = await consumer.end_offsets(parts)
-            self._last_contact = time.monotonic()
-            next_probe = self._last_contact + _PROBE_INTERVAL_S
+            if primary:
+                self._last_contact = time.monotonic()
+            next_probe = time.monotonic() + _PROBE_INTERVAL_S
             while True:
                 batches = await consumer.getmany(*parts, timeout_ms=100)
                 for tp, messages in batches.items():
@@ -222,12 +251,12 @@ class BudgetGuard:
                         self._apply(tp.topic, message.key, message.value)
                 if batches:
                     self.changed.set()
-                if not self._loaded and all(
+                if not caught_up.is_set() and all(
                     [await consumer.position(tp) >= end[tp] for tp in parts]
                 ):
-                    self._loaded = True
-                    self._caught_up.set()
-                if time.monotonic() >= next_probe:
+                    self._loaded = self._loaded or primary
+                    caught_up.set()
+                if primary and time.monotonic() >= next_probe:
                     next_probe = time.monotonic() + _PROBE_INTERVAL_S
                     # The state counts as unavailable once these probes fail for a while.
                     with contextlib.suppress(TimeoutError, KafkaError, OSError):
