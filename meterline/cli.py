@@ -4,6 +4,7 @@ only assembles them."""
 from __future__ import annotations
 
 import logging
+import os
 
 import click
 
@@ -35,9 +36,9 @@ from meterline.commands.up import up
 def cli(verbose: int) -> None:
     """Meterline: per-customer LLM cost, budgets and billing over Kafka and ClickHouse.
 
-    Configuration comes from METERLINE_* environment variables (see README). Without any, every
-    command talks to the local stack: a Tansu broker on 127.0.0.1:9092 and the embedded
-    ClickHouse in .meterline/chdb.
+    Configuration comes from METERLINE_* environment variables (docs/configuration.md). Without
+    any, every command talks to the local stack: a Tansu broker on 127.0.0.1:9092 and the
+    embedded ClickHouse in .meterline/chdb.
     """
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -68,6 +69,9 @@ cli.add_command(simulate)
 
 
 def main() -> None:
+    # Stores, spools and exports hold billing data: files this process (and the stack it
+    # starts) creates are the user's only.
+    os.umask(0o077)
     cli(prog_name="meterline")
 
 
