@@ -34,6 +34,9 @@ def demo(as_json: bool, serve: bool) -> None:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     options = None
     if serve:
+        # Ctrl-C must stop a served demo even when started where SIGINT was ignored (a
+        # background job of a script).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         from reports.config import ReportSettings
         from stream.config import StreamSettings
 
