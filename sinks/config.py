@@ -36,6 +36,9 @@ class SinkSettings(BaseSettings):
     file). Server mode: the endpoint only runs when this is set."""
     sink_query_token: SecretStr | None = None
     """Bearer token of the query endpoint; a random one per start when unset."""
+    ready_file: Path | None = None
+    """Once ready (schema migrated, endpoint listening, writer starting) the process writes its
+    pid here: the readiness signal of a parent that started it (``meterline.local``)."""
 
     @field_validator("clickhouse_url")
     @classmethod

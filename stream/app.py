@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import faust
 
 from schemas.topics import USAGE_RAW, Topics
@@ -27,3 +29,10 @@ app = faust.App(
     consumer_auto_offset_reset="earliest",
     web_enabled=False,
 )
+
+
+@app.task
+async def _signal_ready() -> None:
+    """Tasks start once tables are recovered: tell a parent waiting on the ready file."""
+    if settings.ready_file is not None:
+        settings.ready_file.write_text(f"{os.getpid()}\n")

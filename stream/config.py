@@ -43,6 +43,9 @@ class StreamSettings(BaseSettings):
     """Longest a worker's fetch waits for data (Faust's own is 1500 ms). Every hop to a budget
     alert can cost this much on a broker that answers an idle fetch only when the wait ends
     (Tansu); see ``stream.fetch_wait``. 1500 restores Faust's behaviour."""
+    ready_file: Path | None = None
+    """Once ready (partitions assigned, tables recovered) the worker writes its pid here: the
+    readiness signal of a parent that started it (``meterline.local``)."""
 
 
 class BudgetStreamSettings(BaseSettings):

@@ -10,10 +10,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from meterline.budget_admin import build_policy, delete_policy, put_policy
-from producers.testing import GuardProcess
+from meterline.local.stream import StreamWorker
 from schemas.codec import encode_one
 from schemas.keys import KeyBinding
-from stream.testing import StreamWorker
 from tests.integration.budget_helpers import (
     enriched,
     produce_enriched,
@@ -23,6 +22,7 @@ from tests.integration.budget_helpers import (
     run,
     wait_for,
 )
+from tests.integration.guard_process import GuardProcess
 
 pytestmark = pytest.mark.integration
 

@@ -9,12 +9,12 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from meterline.budget_admin import build_policy, put_policy
+from meterline.local.stream import StreamWorker
 from producers.config import GuardSettings
 from producers.events import usage_event
 from producers.guard_sync import SyncBudgetGuard
 from schemas.codec import encode_batch, encode_one
 from schemas.keys import KeyBinding
-from stream.testing import StreamWorker
 from tests.integration.budget_helpers import read_alerts, run, wait_for
 
 pytestmark = pytest.mark.integration

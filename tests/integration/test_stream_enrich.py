@@ -11,12 +11,14 @@ from decimal import Decimal
 import orjson
 import pytest
 
+from meterline.kafka_records import produce_records
+from meterline.local.stream import StreamWorker
 from producers.events import usage_event
 from schemas.codec import decode_batch, encode_batch, encode_one
 from schemas.dead_letters import DeadLetter, ErrorKind
 from schemas.keys import KeyBinding
 from schemas.usage import CostSource, EnrichedUsage
-from stream.testing import StreamWorker, produce_records, read_records
+from tests.integration.raw_records import read_records
 
 pytestmark = pytest.mark.integration
 

@@ -10,11 +10,13 @@ import pytest
 from click.testing import CliRunner
 
 from meterline.cli import cli
+from meterline.kafka_records import produce_records
 from meterline.key_bindings import bind_key, list_bindings, make_binding, unbind_key
+from meterline.local.stream import StreamWorker
 from producers.events import usage_event
 from schemas.codec import decode_batch, encode_batch
 from schemas.usage import EnrichedUsage
-from stream.testing import StreamWorker, produce_records, read_records
+from tests.integration.raw_records import read_records
 
 pytestmark = pytest.mark.integration
 
