@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -23,6 +22,7 @@ from tests.integration.budget_helpers import (
     wait_for,
 )
 from tests.integration.guard_process import GuardProcess
+from tests.integration.kafka_groups import wait_until_committed
 
 pytestmark = pytest.mark.integration
 
@@ -67,8 +67,14 @@ def test_customer_cap_alerts_once_blocks_at_gateway_and_survives_worker_crash(
             run(produce_enriched(bootstrap, topics.usage_enriched, [a2]))
             before_crash = run(read_alerts(bootstrap, topics.budget_alerts, until=2))
             assert [a.threshold for a in before_crash] == [50, 80]
-            # Give Faust time to commit, then crash it the hard way.
-            time.sleep(4)
+            # Once Faust committed what it processed, crash it the hard way.
+            run(
+                wait_until_committed(
+                    bootstrap,
+                    f"{topics.prefix}meterline-stream",
+                    [topics.usage_enriched, topics.budget_deltas],
+                )
+            )
             worker.kill()
             worker.start()
             run(produce_enriched(bootstrap, topics.usage_enriched, [a3]))

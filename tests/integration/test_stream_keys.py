@@ -47,6 +47,23 @@ def test_cli_keys_round_trip_and_refuses_bad_ids(tansu, topics):
     assert "Traceback" not in bad.output
 
 
+async def wait_until_bound(bootstrap, topics, key, enriched, timeout=60.0):
+    """Publish probe events on ``key`` until one is enriched with a team binding."""
+    async with asyncio.timeout(timeout):
+        while True:
+            probe = usage_event(api_key_id=key, provider="openai", model="gpt-4o")
+            record = (key.encode(), encode_batch([probe]))
+            await produce_records(bootstrap, topics.usage_raw, [record])
+            records = await read_records(
+                bootstrap,
+                topics.usage_enriched,
+                done=lambda rs, probe=probe: probe.event_id in enriched(rs),
+                timeout=timeout,
+            )
+            if enriched(records)[probe.event_id].team_id:
+                return
+
+
 def test_running_worker_applies_a_new_binding(tansu, topics, tmp_path):
     worker = StreamWorker(
         bootstrap=tansu.bootstrap,
@@ -76,8 +93,9 @@ def test_running_worker_applies_a_new_binding(tansu, topics, tmp_path):
         )
         binding = make_binding("k-live", "team-live", "cust-live", datetime.now(UTC))
         asyncio.run(bind_key(tansu.bootstrap, topics.keys, binding))
-        # The GlobalTable applies the change asynchronously; give it a moment on a loaded box.
-        asyncio.run(asyncio.sleep(3))
+        # The GlobalTable applies the change asynchronously: send probes until one comes out
+        # bound (a bounded poll on the worker's observable output).
+        asyncio.run(wait_until_bound(tansu.bootstrap, topics, "k-live", enriched))
         asyncio.run(
             produce_records(tansu.bootstrap, topics.usage_raw, [(b"k-live", encode_batch([after]))])
         )
