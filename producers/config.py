@@ -6,16 +6,13 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.settings import KafkaSettings
 
 __all__ = ["GuardSettings", "ProducerSettings"]
 
 
-class ProducerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
-
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    topic_prefix: str = ""
+class ProducerSettings(KafkaSettings):
     client_id: str = "meterline-gateway"
     spool_dir: Path = Path(".meterline/spool")
     queue_max: int = Field(default=100_000, ge=1)
@@ -32,13 +29,9 @@ class ProducerSettings(BaseSettings):
     replay_backoff_max_s: float = Field(default=5.0, gt=0)
 
 
-class GuardSettings(BaseSettings):
+class GuardSettings(KafkaSettings):
     """Settings of ``BudgetGuard`` (environment prefix ``METERLINE_``)."""
 
-    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
-
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    topic_prefix: str = ""
     guard_fail_mode: Literal["open", "closed"] = "open"
     """When budget state is unavailable (not loaded yet, or the broker unreachable for longer
     than ``guard_stale_after_s``): ``open`` allows calls no known block refuses; ``closed``

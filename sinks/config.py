@@ -5,22 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.settings import KafkaSettings, ServiceSettings
 
 __all__ = ["SinkSettings", "WebhookSettings"]
 
 
-class SinkSettings(BaseSettings):
+class SinkSettings(ServiceSettings):
     """Built once at the entry point and passed down."""
-
-    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
 
     clickhouse_url: SecretStr = SecretStr("chdb://.meterline/chdb")
     """``chdb://DIR`` (embedded engine, one owning process) or
     ``http(s)://user:pass@host:8123`` (ClickHouse server)."""
     clickhouse_database: str = Field(default="meterline", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    topic_prefix: str = ""
     sink_group_id: str = "meterline-sink"
     sink_batch_rows: int = Field(default=10_000, ge=1)
     """Flush when this many messages are buffered…"""
@@ -36,9 +33,6 @@ class SinkSettings(BaseSettings):
     file). Server mode: the endpoint only runs when this is set."""
     sink_query_token: SecretStr | None = None
     """Bearer token of the query endpoint; a random one per start when unset."""
-    ready_file: Path | None = None
-    """Once ready (schema migrated, endpoint listening, writer starting) the process writes its
-    pid here: the readiness signal of a parent that started it (``meterline.local``)."""
 
     @field_validator("clickhouse_url")
     @classmethod
@@ -61,13 +55,9 @@ class SinkSettings(BaseSettings):
         return Path(url[len("chdb://") :]).resolve() if url.startswith("chdb://") else None
 
 
-class WebhookSettings(BaseSettings):
+class WebhookSettings(KafkaSettings):
     """The budget alert webhook notifier."""
 
-    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
-
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    topic_prefix: str = ""
     webhook_url: str = ""
     """Where each alert is POSTed; the notifier refuses to start without one."""
     webhook_secret: SecretStr = SecretStr("")
