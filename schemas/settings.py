@@ -24,7 +24,9 @@ class KafkaSettings(MeterlineSettings):
     """Where the topics are."""
 
     kafka_bootstrap: str = "127.0.0.1:9092"
+    """Kafka bootstrap servers, comma-separated (every component)."""
     topic_prefix: str = ""
+    """Prefix of every topic name (tests, side-by-side installs)."""
 
 
 class ServiceSettings(KafkaSettings):
