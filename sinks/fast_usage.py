@@ -226,7 +226,7 @@ def fast_usage_rows(value: bytes) -> list[list[Any]] | None:
     ``datetime``/``Decimal`` is built per event on the hot path."""
     try:
         events = _BATCH_DECODER.decode(value)
-        rows = []
+        rows: list[list[Any]] = []
         append = rows.append
         for e in events:
             # The model's cross-field and pattern rules the decoder cannot express.

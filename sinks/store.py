@@ -53,7 +53,7 @@ class RetryPolicy:
     def delays(self) -> Iterator[float]:
         """The pauses between attempts, in order (what ``wait()`` yields attempt by attempt)."""
         wait = self.wait()
-        state = tenacity.RetryCallState(None, None, (), {})
+        state = tenacity.RetryCallState(tenacity.Retrying(), None, (), {})
         for attempt in itertools.count(1):
             state.attempt_number = attempt
             yield wait(state)

@@ -76,7 +76,7 @@ def backoff_wait(base_s: float, max_s: float) -> tenacity.wait.wait_base:
 def backoff_delays(base_s: float, max_s: float) -> Iterator[float]:
     """The pauses of :func:`backoff_wait`, attempt by attempt, forever."""
     wait = backoff_wait(base_s, max_s)
-    state = tenacity.RetryCallState(None, None, (), {})
+    state = tenacity.RetryCallState(tenacity.Retrying(), None, (), {})
     for attempt in itertools.count(1):
         state.attempt_number = attempt
         yield wait(state)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import faust
 from pydantic import ValidationError
@@ -70,8 +70,9 @@ class UsageAgents:
         self._marked: set[int] = set()
         self._indexed: set[int] = set()
         self._bindings: dict[bytes, KeyBinding | None] = {}
-        app.on_rebalance_complete.connect(self._on_rebalance_complete)
-        app.on_partitions_revoked.connect(self._on_revoked)
+        # mode's signal types do not describe handlers with named keyword arguments.
+        app.on_rebalance_complete.connect(cast(Any, self._on_rebalance_complete))
+        app.on_partitions_revoked.connect(cast(Any, self._on_revoked))
         self.agent = app.agent(topics.raw, name="stream.agents.enrich_usage")(self.enrich_usage)
         app.timer(interval=30.0)(self._log_counts)
 
