@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-__all__ = ["committed_up_to_end", "reset_group_offsets", "wait_until_committed"]
+__all__ = [
+    "committed_up_to_end",
+    "reset_group_offsets",
+    "stream_settled",
+    "wait_until_committed",
+]
 
 
 async def reset_group_offsets(
@@ -31,9 +37,11 @@ async def reset_group_offsets(
         await consumer.stop()
 
 
-async def committed_up_to_end(bootstrap: str, group_id: str, topics: list[str]) -> bool:
-    """True when ``group_id`` has committed every partition of ``topics`` up to its end (every
-    record written so far is processed and will not be replayed)."""
+async def committed_up_to_end(
+    bootstrap: str, group_id: str, topics: list[str]
+) -> dict[TopicPartition, int] | None:
+    """The end offsets of ``topics`` when ``group_id`` has committed every partition up to
+    them (every record written so far is processed and will not be replayed), else None."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
     )
@@ -48,16 +56,31 @@ async def committed_up_to_end(bootstrap: str, group_id: str, topics: list[str]) 
         ends = await consumer.end_offsets(partitions)
         for tp in partitions:
             if ends[tp] and (await consumer.committed(tp) or 0) < ends[tp]:
-                return False
-        return True
+                return None
+        return ends
     finally:
         await consumer.stop()
 
 
 async def wait_until_committed(
-    bootstrap: str, group_id: str, topics: list[str], timeout: float = 30.0
+    bootstrap: str, group_id: str, topics: list[str], timeout: float = 60.0
 ) -> None:
-    """Poll :func:`committed_up_to_end` until it holds; ``TimeoutError`` after ``timeout``."""
+    """Poll until ``group_id`` has committed ``topics`` up to their end twice in a row with the
+    same ends (so output of the last records, flushed before their commit, is processed too
+    when it lands on one of ``topics``); ``TimeoutError`` after ``timeout``."""
     async with asyncio.timeout(timeout):
-        while not await committed_up_to_end(bootstrap, group_id, topics):
+        previous = None
+        while True:
+            ends = await committed_up_to_end(bootstrap, group_id, topics)
+            if ends is not None and ends == previous:
+                return
+            previous = ends
             await asyncio.sleep(0.2)
+
+
+def stream_settled(
+    bootstrap: str, prefix: str, sources: list[str]
+) -> Callable[[], Awaitable[None]]:
+    """A barrier: the stream workers (app id ``meterline-stream`` under ``prefix``) processed
+    and committed everything on ``sources``, so all their output is on its topics."""
+    return lambda: wait_until_committed(bootstrap, f"{prefix}meterline-stream", sources)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from producers.events import usage_event
@@ -24,10 +24,12 @@ async def read_records(
     *,
     done: Callable[[list[ConsumerRecord[Any, Any]]], bool],
     timeout: float = 60.0,
-    settle: float = 0.0,
+    settled: Callable[[], Awaitable[None]] | None = None,
 ) -> list[ConsumerRecord[Any, Any]]:
-    """Every record of ``topic`` from the start, read until ``done(records)`` holds (then for
-    ``settle`` more seconds, to catch records that should not be there) or ``timeout``."""
+    """Every record of ``topic`` from the start, read until ``done(records)`` holds or
+    ``timeout``. With ``settled`` (a barrier such as ``kafka_groups.stream_settled``), once
+    ``done`` holds it waits for the barrier and then reads on to the topic's end, so records
+    that should not be there are seen too."""
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
     )
@@ -35,15 +37,20 @@ async def read_records(
     records: list[ConsumerRecord[Any, Any]] = []
     try:
         deadline = time.monotonic() + timeout
-        settle_until: float | None = None
+        ends: dict[TopicPartition, int] | None = None
         while time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=200)
             for partition_records in batch.values():
                 records.extend(partition_records)
-            if settle_until is None and done(records):
-                settle_until = time.monotonic() + settle
-            if settle_until is not None and time.monotonic() >= settle_until:
-                break
+            if ends is None and done(records):
+                if settled is None:
+                    break
+                await settled()
+                ends = await consumer.end_offsets(list(consumer.assignment()))
+            if ends is not None:
+                positions = [await consumer.position(tp) for tp in ends]
+                if all(pos >= end for pos, end in zip(positions, ends.values(), strict=True)):
+                    break
     finally:
         await consumer.stop()
     return records

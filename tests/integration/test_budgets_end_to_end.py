@@ -22,7 +22,7 @@ from tests.integration.budget_helpers import (
     wait_for,
 )
 from tests.integration.guard_process import GuardProcess
-from tests.integration.kafka_groups import wait_until_committed
+from tests.integration.kafka_groups import stream_settled, wait_until_committed
 
 pytestmark = pytest.mark.integration
 
@@ -78,7 +78,9 @@ def test_customer_cap_alerts_once_blocks_at_gateway_and_survives_worker_crash(
             worker.kill()
             worker.start()
             run(produce_enriched(bootstrap, topics.usage_enriched, [a3]))
-            alerts = run(read_alerts(bootstrap, topics.budget_alerts, until=3, settle=3))
+            sources = [topics.usage_enriched, topics.budget_deltas]
+            settled = stream_settled(bootstrap, topics.prefix, sources)
+            alerts = run(read_alerts(bootstrap, topics.budget_alerts, until=3, settled=settled))
 
             assert [a.threshold for a in alerts] == [50, 80, 100]
             assert len({a.alert_id for a in alerts}) == 3

@@ -15,6 +15,7 @@ from meterline.local.stream import StreamWorker
 from schemas.codec import decode_batch, encode_batch, encode_one
 from schemas.dead_letters import DeadLetter
 from schemas.usage import EnrichedUsage
+from tests.integration.kafka_groups import stream_settled
 from tests.integration.raw_records import raw_batch_records, read_records, usage_batches
 
 pytestmark = pytest.mark.integration
@@ -58,7 +59,7 @@ def test_sigkill_mid_stream_keeps_enriched_exactly_once(tansu, topics, tmp_path)
                 topics.usage_enriched,
                 done=lambda rs: sum(len(orjson.loads(r.value)) for r in rs) >= len(expected),
                 timeout=120,
-                settle=4,
+                settled=stream_settled(tansu.bootstrap, topics.prefix, [topics.usage_raw]),
             )
         )
         dlq_records = asyncio.run(

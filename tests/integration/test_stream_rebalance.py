@@ -13,6 +13,7 @@ from meterline.kafka_records import produce_records
 from meterline.local.stream import StreamWorker
 from schemas.codec import decode_batch
 from schemas.usage import EnrichedUsage
+from tests.integration.kafka_groups import stream_settled
 from tests.integration.raw_records import raw_batch_records, read_records, usage_batches
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -51,7 +52,7 @@ def test_second_worker_joining_mid_stream_keeps_enriched_exactly_once(tansu, top
                 topics.usage_enriched,
                 done=lambda rs: sum(len(orjson.loads(r.value)) for r in rs) >= len(expected),
                 timeout=120,
-                settle=4,
+                settled=stream_settled(tansu.bootstrap, topics.prefix, [topics.usage_raw]),
             )
         )
     finally:
