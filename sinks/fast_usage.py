@@ -14,6 +14,7 @@ a kind this module does not know fails at import (add the case to ``_fast_type``
 
 from __future__ import annotations
 
+import json
 import re
 import types
 import typing
@@ -25,7 +26,6 @@ from typing import Annotated, Any, Literal
 
 import annotated_types
 import msgspec
-import orjson
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
@@ -251,8 +251,10 @@ def fast_usage_row(element: Any) -> list[Any] | None:
     if type(element) is not dict:
         return None
     try:
-        value = orjson.dumps([element])
-    except TypeError:
+        # The stdlib encoder, not orjson: orjson writes NaN and infinity as null, which would
+        # turn a value the model refuses into one it accepts.
+        value = json.dumps([element], allow_nan=False).encode()
+    except (TypeError, ValueError):
         return None
     rows = fast_usage_rows(value)
     return None if rows is None else as_python(rows[0])

@@ -39,6 +39,7 @@ class SinkProcess:
         batch_rows: int = 10_000,
         batch_seconds: float = 0.5,
         extra_env: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.log_path = log_path or self.data_dir.parent / f"{self.data_dir.name}-sink.log"
@@ -61,6 +62,7 @@ class SinkProcess:
             },
             log_path=self.log_path,
             ready=ready_file(self.ready_path),
+            cwd=cwd,
         )
         self._client: RemoteQueryClient | None = None
 
