@@ -5,12 +5,10 @@ where ``METERLINE_REQUIRE_BROWSER=1`` says it must be there, as in CI)."""
 from __future__ import annotations
 
 import os
-import queue
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +20,7 @@ from typing import Any
 import pytest
 
 from meterline.local.ports import free_port
+from meterline.local.process import http_ok
 from reports.invoice_math import to_cents
 from sinks.config import SinkSettings
 from sinks.query_client import open_query_client
@@ -36,7 +35,6 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-_READY_LINE = "The console is up"
 
 
 @dataclass
@@ -46,61 +44,46 @@ class ServedDemo:
     port: int
     cwd: Path
     env: dict[str, str]
-    process: subprocess.Popen[str]
-    output: list[str]
+    process: subprocess.Popen[bytes]
 
     @property
     def chdb_dir(self) -> Path:
         return self.cwd / ".meterline/demo/chdb"
 
 
-def _pump(stream: Any, lines: queue.Queue[str | None], keep: list[str]) -> None:
-    for line in stream:
-        keep.append(line)
-        lines.put(line)
-    lines.put(None)
-
-
 @contextmanager
 def served_demo(cwd: Path, timeout: float = 300.0) -> Iterator[ServedDemo]:
-    """Run ``meterline demo --serve`` in ``cwd`` until its console is up; on exit Ctrl-C it
-    (SIGINT, as a person would) and make sure it is gone."""
+    """Run ``meterline demo --serve`` in ``cwd`` until its console answers ``/healthz``; on
+    exit Ctrl-C it (SIGINT, as a person would: it stops every process it started) and make
+    sure it is gone."""
     port, token = free_port(), "console-test-token"
     env = {
         **os.environ,
         "METERLINE_REPORT_API_PORT": str(port),
         "METERLINE_REPORT_API_TOKEN": token,
-        "PYTHONUNBUFFERED": "1",
     }
     env.pop("METERLINE_KAFKA_BOOTSTRAP", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "meterline", "demo", "--serve"],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    output: list[str] = []
-    lines: queue.Queue[str | None] = queue.Queue()
-    threading.Thread(target=_pump, args=(process.stdout, lines, output), daemon=True).start()
+    log = cwd / "demo.log"
+    with open(log, "ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "meterline", "demo", "--serve"],
+            cwd=cwd,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    served = ServedDemo(f"http://127.0.0.1:{port}", token, port, cwd, env, process)
+    up = http_ok(f"{served.url}/healthz")
     try:
         deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError("demo --serve did not come up:\n" + "".join(output[-40:]))
-            try:
-                line = lines.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if line is None:
-                raise AssertionError("demo --serve exited:\n" + "".join(output[-40:]))
-            if _READY_LINE in line:
-                break
-        yield ServedDemo(f"http://127.0.0.1:{port}", token, port, cwd, env, process, output)
+        while not up(None):  # type: ignore[arg-type]  # the probe does not use the child
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+            assert process.poll() is None, f"demo --serve exited:\n{tail}"
+            assert time.monotonic() < deadline, f"demo --serve did not come up:\n{tail}"
+            time.sleep(0.5)
+        yield served
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
