@@ -26,7 +26,7 @@ from reports.margin import MarginReport, MarginRow, compute_margins
 from reports.periods import TimeRange
 from reports.plans import PlansFile
 from reports.reconcile import DEFAULT_TOLERANCE, Reconciliation, reconcile
-from reports.unit_costs import FeatureUnitCost
+from reports.unit_costs import FeatureUnitCost, unit_costs
 from schemas.budgets import BudgetStatus
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "FeatureRow",
     "Overview",
     "budget_alerts",
+    "customer_names",
     "customer_page",
     "customers_table",
     "dead_letters",
@@ -305,11 +306,23 @@ class FeatureRow:
     top_customer_cost: Decimal
 
 
-def feature_table(figures: Figures, period: TimeRange) -> list[FeatureRow]:
-    """``feature_report`` with the customer that spends most on each feature."""
+def feature_table(
+    figures: Figures, period: TimeRange, customer: str | None = None
+) -> list[FeatureRow]:
+    """``feature_report`` (of one customer's usage, when given) with the customer that spends
+    most on each feature."""
     now = figures.at(period)
-    features = now.features()
-    pairs = now.cost(("feature", "customer"))
+    if customer is None:
+        features = now.features()
+    else:
+        report = now.cost(("feature",), customer)
+        features = unit_costs(
+            [
+                (g.group["feature"] or NO_FEATURE, g.cost, g.requests, g.tokens)
+                for g in report.groups
+            ]
+        )
+    pairs = now.cost(("feature", "customer"), customer)
     top: dict[str, CostGroup] = {}
     for g in pairs.groups:  # sorted by cost, highest first
         top.setdefault(g.group["feature"] or NO_FEATURE, g)
@@ -321,6 +334,11 @@ def feature_table(figures: Figures, period: TimeRange) -> list[FeatureRow]:
         )
         for f in features
     ]
+
+
+def customer_names(figures: Figures, period: TimeRange) -> list[str]:
+    """Customers with usage in ``period``, by cost, highest first."""
+    return [g.group["customer"] for g in figures.at(period).cost(("customer",)).groups]
 
 
 def reconcile_with_bill(

@@ -231,15 +231,23 @@ def mount_console(
         return customer_view(request, shared.customer, period, share=True)
 
     @app.get("/features", include_in_schema=False, dependencies=signed_in)
-    def features_page(request: Request, period: str | None = None) -> Response:
+    def features_page(request: Request, period: str | None = None, customer: str = "") -> Response:
         month = _period(period)
-        rows = data.feature_table(figures, month)
+        rows = data.feature_table(figures, month, customer or None)
         shares = {
             "cost share %": [format(r.unit.cost_share_percent, "f") for r in rows],
             "request share %": [format(r.unit.request_share_percent, "f") for r in rows],
         }
         charts = [chart_payload("shares", "bar", [r.unit.feature for r in rows], shares, False)]
-        return page(request, "features.html", period=month, rows=rows, charts=charts)
+        return page(
+            request,
+            "features.html",
+            period=month,
+            rows=rows,
+            charts=charts,
+            customer=customer,
+            customers=data.customer_names(figures, month),
+        )
 
     @app.get("/budgets", include_in_schema=False, dependencies=signed_in)
     def budgets_page(request: Request) -> Response:
