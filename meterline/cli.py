@@ -21,6 +21,7 @@ from meterline.commands.margin import margin
 from meterline.commands.prices import prices
 from meterline.commands.reconcile import reconcile
 from meterline.commands.report import report
+from meterline.commands.rerate import rerate
 from meterline.commands.schemas import schemas
 from meterline.commands.simulate import simulate
 from meterline.commands.sink import sink
@@ -55,6 +56,7 @@ cli.add_command(up)
 cli.add_command(report)
 cli.add_command(invoice)
 cli.add_command(reconcile)
+cli.add_command(rerate)
 cli.add_command(margin)
 cli.add_command(api)
 cli.add_command(db)
