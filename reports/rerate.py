@@ -198,19 +198,19 @@ def _ratings_of(client: Any, db: str, rerate_id: str) -> int:
     return int(result.result_rows[0][0])
 
 
-def as_of_source(db: str) -> str:
+def as_of_source(db: str, *, events_then: bool = True) -> str:
     """A subquery with ``usage_events``' columns as the books stood at ``{as_of:DateTime64}``:
-    events enriched by then, each with the rating it had then (its latest rating no later than
-    ``as_of``, or the rating the first re-rate replaced). Use it where a report reads
-    ``usage_events FINAL``, with the parameter ``as_of``."""
+    events enriched by then (every event when not ``events_then``), each with the rating it had
+    then (its latest rating no later than ``as_of``, or the rating the first re-rate replaced).
+    Use it where a report reads ``usage_events FINAL``, with the parameter ``as_of``."""
+    enriched = "enriched_at <= {as_of:DateTime64(3, 'UTC')}" if events_then else "1"
     return f"""(
         SELECT * REPLACE (
             if(h.ev = '', e.cost, h.cost_then) AS cost,
             if(h.ev = '', e.computed_cost, h.computed_then) AS computed_cost,
             if(h.ev = '', e.cost_source, h.source_then) AS cost_source,
             if(h.ev = '', e.price_ref, h.ref_then) AS price_ref)
-        FROM (SELECT * FROM {db}.usage_events FINAL
-              WHERE enriched_at <= {{as_of:DateTime64(3, 'UTC')}}) AS e
+        FROM (SELECT * FROM {db}.usage_events FINAL WHERE {enriched}) AS e
         LEFT JOIN (
             SELECT event_id AS ev,
                 countIf(rated_at <= {{as_of:DateTime64(3, 'UTC')}}) > 0 AS rerated_then,

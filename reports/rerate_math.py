@@ -15,11 +15,13 @@ places would be cut, so it is refused (:class:`RerateError`) instead.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from reports.errors import ReportError
+from reports.invoice_math import Invoice, InvoiceLine, LineKind
 from stream.price_file import PriceFileEntry
 
 __all__ = [
@@ -28,6 +30,8 @@ __all__ = [
     "PriceRow",
     "RerateError",
     "RerateLine",
+    "RerateRun",
+    "adjusted_invoice",
     "price_rows",
     "rerate_id",
 ]
@@ -138,3 +142,48 @@ class RerateLine:
     @property
     def difference(self) -> Decimal:
         return self.new_cost - self.old_cost
+
+
+@dataclass(frozen=True)
+class RerateRun:
+    """One re-rate of a period, from its ratings: the events it changed and their cost before
+    and after it."""
+
+    rerate_id: str
+    rated_at: datetime
+    events: int
+    old_cost: Decimal
+    new_cost: Decimal
+
+
+def adjusted_invoice(states: Sequence[Invoice], runs: Sequence[RerateRun]) -> Invoice:
+    """The invoice as issued (``states[0]``: the ratings before ``runs[0]``) plus one
+    adjustment line per re-rate that changed it: ``states[k]`` is the same customer's invoice
+    after ``runs[k - 1]``. Each line's amount is the change of the invoice total (a credit when
+    negative), so the lines add up to the invoice under the latest ratings; a re-rate that moved
+    the cost but not the amount (a flat fee) is listed at 0.00."""
+    if len(states) != len(runs) + 1:
+        raise ValueError("one invoice before the first re-rate and one after each")
+    base, lines = states[0], list(states[0].lines)
+    for run, before, after in zip(runs, states, states[1:], strict=False):
+        amount = after.total - before.total
+        cost_change = after.usage_cost - before.usage_cost
+        if amount == 0 and cost_change == 0:
+            continue
+        side = "credit" if amount < 0 else "debit"
+        lines.append(
+            InvoiceLine(
+                kind=LineKind.ADJUSTMENT,
+                description=(
+                    f"{side}: re-rate {run.rerate_id} ({run.rated_at:%Y-%m-%d %H:%M} UTC) "
+                    f"changed usage at cost by {format(cost_change, 'f')}"
+                ),
+                amount=amount,
+            )
+        )
+    last = states[-1]
+    total = sum((line.amount for line in lines), Decimal("0.00"))
+    return base.model_copy(
+        update={"lines": tuple(lines), "total": total, "usage_cost": last.usage_cost,
+                "warnings": last.warnings}
+    )  # fmt: skip

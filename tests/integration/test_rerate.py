@@ -229,3 +229,79 @@ def test_cli_rerates_and_report_cost_as_of_shows_the_old_total(
     as_of = runner.invoke(cli, [*report, "--as-of", "2026-12-01 12:00:00"],
                           obj={CLIENT_KEY: store})  # fmt: skip
     assert json.loads(as_of.output)["total"]["cost"] == old
+
+
+def test_preview_and_as_of_run_as_a_guest(store: tuple[Any, str], chdb_url: str) -> None:
+    """The dry run and --as-of read through the guest path (a running sink's endpoint)."""
+    from sinks.config import QueryLimits
+    from sinks.readonly import ReadOnlyClient
+
+    client, db = store
+    guest = ReadOnlyClient(chdb_url, db, QueryLimits())
+    rows = price_rows(parse_price_text(PRICES, "p.yaml"), price_file_label("p.yaml", PRICES))
+    lines = preview_rerate(guest, db, RerateScope(month_period("2026-11")), rows)
+    assert [(x.customer, x.events) for x in lines] == [("acme", 2), ("beta", 1)]
+    as_of = cost_report(guest, db, month_period("2026-11"), as_of=datetime.now(UTC))
+    assert as_of == cost_report(client, db, month_period("2026-11"))
+
+
+PLANS = """
+plans:
+  payg: {kind: markup, markup_percent: 20}
+  pro: {kind: flat, monthly_fee: 100, included_cost: 3, overage_markup_percent: 50}
+customers: {acme: payg, beta: pro}
+"""
+
+
+def test_invoiced_period_shows_adjustment_lines_and_reconcile_explains(
+    store: tuple[Any, str], tmp_path: Path
+) -> None:
+    client, db = store
+    # 4M input + 1M output tokens of gpt-4o on the 12th: 20.00 before, 17.50 after the discount
+    big = row("big", nov(12, 8), "acme", "20", tokens=(4_000_000, 1_000_000, 0, 0, 0))
+    insert(client, db, [big])
+    plans = tmp_path / "plans.yaml"
+    plans.write_text(PLANS)
+    runner = CliRunner()
+
+    def invoices(*extra: str) -> dict[str, Any]:
+        run = runner.invoke(cli, ["invoice", "--period", "2026-11", "--plans", str(plans), *extra],
+                            obj={CLIENT_KEY: store})  # fmt: skip
+        assert run.exit_code == 0, run.output
+        return {i["customer"]: i for i in json.loads(run.output)}
+
+    issued = invoices()
+    rerate = runner.invoke(
+        cli, ["rerate", "--from", "2026-11-01", "--to", "2026-11-30", "--prices",
+              str(_prices(tmp_path))], obj={CLIENT_KEY: store},
+    )  # fmt: skip
+    assert rerate.exit_code == 0, rerate.output
+    now = invoices()
+    folded = invoices("--invoiced-at", "2100-01-01")  # every re-rate before the invoice
+    acme = now["acme"]
+    adjustments = [x for x in acme["lines"] if x["kind"] == "adjustment"]
+    assert acme["lines"][: len(issued["acme"]["lines"])] == issued["acme"]["lines"]
+    (adjustment,) = adjustments
+    assert adjustment["description"].startswith("credit: re-rate rr-")
+    # usage at cost 20.02475 → 17.52203125 (20.02 → 17.52) and the 20 % markup 4.00 → 3.50
+    assert Decimal(adjustment["amount"]) == Decimal("-3.00")
+    assert Decimal(acme["total"]) == Decimal(folded["acme"]["total"])
+    assert Decimal(acme["total"]) - Decimal(issued["acme"]["total"]) == Decimal("-3.00")
+    assert "adjustment" not in {x["kind"] for x in folded["acme"]["lines"]}
+    beta = [x for x in now["beta"]["lines"] if x["kind"] == "adjustment"]
+    assert [Decimal(x["amount"]) for x in beta] == [Decimal("0.00")]  # flat fee: cost moved only
+    assert now["beta"]["total"] == issued["beta"]["total"]
+
+    rec = runner.invoke(cli, ["reconcile", "--period", "2026-11"], obj={CLIENT_KEY: store})
+    assert rec.exit_code == 0, rec.output
+    assert "RECONCILED" in rec.output and "NOT RECONCILED" not in rec.output
+    assert "re-rated: total before re-rates 20.5" in rec.output
+    as_json = runner.invoke(cli, ["reconcile", "--period", "2026-11", "--format", "json"],
+                            obj={CLIENT_KEY: store})  # fmt: skip
+    explained = json.loads(as_json.output)["rerates"]
+    assert Decimal(explained["current_total"]) - Decimal(explained["original_total"]) == sum(
+        Decimal(c["difference"]) for c in explained["by_day_model"]
+    ) == Decimal("-2.5") - Decimal("0.002718750000") + Decimal("0.0000042")
+    assert [(c["day"], c["model"], c["events"]) for c in explained["by_day_model"]] == [
+        ("2026-11-12", "gpt-4o", 2), ("2026-11-16", "mystery", 1), ("2026-11-20", "gpt-4o", 1),
+    ]  # fmt: skip

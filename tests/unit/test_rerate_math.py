@@ -47,3 +47,22 @@ def test_rerate_id_names_time_and_file_version() -> None:
 def test_line_difference_is_new_minus_old() -> None:
     line = RerateLine("acme", "gpt-4o", 2, Decimal("0.0165"), Decimal("0.01378125"))
     assert line.difference == Decimal("-0.00271875")
+
+
+def test_adjustment_lines_add_up_to_the_latest_invoice() -> None:
+    from reports.invoice_math import LineKind, ModelUsage, build_invoice
+    from reports.plans import parse_plans
+    from reports.rerate_math import RerateRun, adjusted_invoice
+
+    plans = parse_plans("plans: {payg: {kind: markup, markup_percent: 10}}\ncustomers: {a: payg}")
+    states = [build_invoice("a", "2026-11", [ModelUsage(model="m", cost=Decimal(c))], plans)
+              for c in ("10", "8.004", "8.004", "12")]  # fmt: skip
+    at = datetime(2026, 12, 5, tzinfo=UTC)
+    runs = [RerateRun(f"rr-{i}", at, 1, Decimal(0), Decimal(0)) for i in range(3)]
+    adjusted = adjusted_invoice(states, runs)
+    extra = [line for line in adjusted.lines if line.kind is LineKind.ADJUSTMENT]
+    assert [line.amount for line in extra] == [Decimal("-2.20"), Decimal("4.40")]
+    assert extra[0].description.startswith("credit: re-rate rr-0")
+    assert extra[1].description.startswith("debit: re-rate rr-2")
+    assert adjusted.lines[: len(states[0].lines)] == states[0].lines
+    assert adjusted.total == states[-1].total == sum(line.amount for line in adjusted.lines)
