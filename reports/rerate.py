@@ -131,8 +131,9 @@ def preview_rerate(
     return [RerateLine(**r) for r in found]
 
 
-def _sync(client: Any, db: str, period: TimeRange) -> None:
-    """Write again every event of ``period`` whose latest rating is newer than its row."""
+def _sync(client: Any, db: str, period: TimeRange, rerate_id: str | None = None) -> None:
+    """Write again every event of ``period`` whose latest rating is newer than its row; with
+    ``rerate_id``, only the events that run rated (their latest rating by construction)."""
     replaced = {
         "cost": "r.r_cost",
         "computed_cost": "r.r_computed",
@@ -142,21 +143,32 @@ def _sync(client: Any, db: str, period: TimeRange) -> None:
     }
     select = ", ".join(replaced.get(c, f"e.{c}") for c in USAGE_EVENT_COLUMNS)
     columns = ", ".join((*USAGE_EVENT_COLUMNS, "rating_version", "rated_at"))
-    client.command(
-        f"""
-        INSERT INTO {db}.usage_events ({columns})
-        SELECT {select}, r.r_version, r.r_rated_at
-        FROM (SELECT * FROM {db}.usage_events FINAL WHERE {PERIOD_FILTER}) AS e
-        INNER JOIN (
+    params: dict[str, Any] = period_parameters(period)
+    events = f"SELECT * FROM {db}.usage_events FINAL WHERE {PERIOD_FILTER}"
+    if rerate_id is None:
+        ratings = f"""
             SELECT event_id AS ev, max(version) AS r_version,
                 argMax(cost, version) AS r_cost, argMax(computed_cost, version) AS r_computed,
                 argMax(cost_source, version) AS r_source, argMax(price_ref, version) AS r_ref,
                 argMax(flags, version) AS r_flags, argMax(rated_at, version) AS r_rated_at
             FROM {db}.usage_ratings WHERE {PERIOD_FILTER}
-            GROUP BY event_id
-        ) AS r ON e.event_id = r.ev
+            GROUP BY event_id"""
+    else:
+        params["rerate_id"] = rerate_id
+        run = f"{db}.usage_ratings WHERE {PERIOD_FILTER} AND rerate_id = {{rerate_id:String}}"
+        ratings = f"""
+            SELECT event_id AS ev, version AS r_version, cost AS r_cost,
+                computed_cost AS r_computed, cost_source AS r_source, price_ref AS r_ref,
+                flags AS r_flags, rated_at AS r_rated_at
+            FROM {run}"""
+    client.command(
+        f"""
+        INSERT INTO {db}.usage_events ({columns})
+        SELECT {select}, r.r_version, r.r_rated_at
+        FROM ({events}) AS e
+        INNER JOIN ({ratings}) AS r ON e.event_id = r.ev
         WHERE e.rating_version < r.r_version""",
-        parameters=period_parameters(period),
+        parameters=params,
     )
 
 
@@ -186,7 +198,7 @@ def apply_rerate(
         FROM ({changed})""",
         parameters=params,
     )
-    _sync(client, db, scope.period)
+    _sync(client, db, scope.period, rerate_id)
     return RerateResult(rerate_id, rated_at, _ratings_of(client, db, rerate_id) - before)
 
 
