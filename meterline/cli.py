@@ -29,6 +29,7 @@ from meterline.commands.sql import sql
 from meterline.commands.stream import stream
 from meterline.commands.topics import topics
 from meterline.commands.up import up
+from meterline.commands.whatif import whatif
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,6 +58,7 @@ cli.add_command(report)
 cli.add_command(invoice)
 cli.add_command(reconcile)
 cli.add_command(rerate)
+cli.add_command(whatif)
 cli.add_command(margin)
 cli.add_command(api)
 cli.add_command(db)

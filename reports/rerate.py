@@ -33,14 +33,17 @@ from sinks.ddl import USAGE_EVENT_COLUMNS
 from sinks.ddl_ratings import RATING_COLUMNS
 
 __all__ = [
+    "NEW_COST",
+    "PRICE_TABLE",
     "RerateResult",
     "RerateScope",
     "apply_rerate",
     "as_of_source",
+    "current_ratings",
     "preview_rerate",
 ]
 
-_PRICES = """
+PRICE_TABLE = """
     SELECT p[1] AS pkey, p[2] AS mkey,
         parseDateTime64BestEffort(p[3], 3, 'UTC') AS effective_from,
         toDecimal256(p[4], 20) AS r_in, toDecimal256(p[5], 20) AS r_out,
@@ -48,7 +51,7 @@ _PRICES = """
         toDecimal256(p[8], 20) AS r_rs, toDecimal256(p[9], 10) AS factor, p[10] AS ref
     FROM (SELECT arrayJoin({prices:Array(Array(String))}) AS p)"""
 
-_NEW_COST = """CAST(roundBankers(toDecimal256(
+NEW_COST = """CAST(roundBankers(toDecimal256(
         (cur.in_t * pr.r_in + cur.cr_t * pr.r_cr + cur.cw_t * pr.r_cw
          + (cur.out_t - cur.rs_t) * pr.r_out + cur.rs_t * pr.r_rs) * pr.factor, 38)
         / 100000000, 12) AS Decimal(38, 12))"""
@@ -72,7 +75,8 @@ class RerateResult:
     """Events whose rating changed in this run (0: nothing to do, e.g. a repeated run)."""
 
 
-def _current(db: str, scope: RerateScope) -> tuple[str, dict[str, Any]]:
+def current_ratings(db: str, scope: RerateScope) -> tuple[str, dict[str, Any]]:
+    """The events of ``scope`` with their current rating (``cur_*``), tokens and join keys."""
     clauses = [PERIOD_FILTER]
     params: dict[str, Any] = period_parameters(scope.period)
     if scope.customer is not None:
@@ -98,12 +102,12 @@ def _current(db: str, scope: RerateScope) -> tuple[str, dict[str, Any]]:
 
 def _changes(db: str, scope: RerateScope, prices: list[PriceRow]) -> tuple[str, dict[str, Any]]:
     """Every event of ``scope`` whose rating the prices change: its current and new rating."""
-    current, params = _current(db, scope)
+    current, params = current_ratings(db, scope)
     params["prices"] = [p.as_strings() for p in prices]
     sql = f"""
-    SELECT cur.*, pr.ref AS new_ref, {_NEW_COST} AS new_cost
+    SELECT cur.*, pr.ref AS new_ref, {NEW_COST} AS new_cost
     FROM ({current}) AS cur
-    ASOF INNER JOIN ({_PRICES}) AS pr
+    ASOF INNER JOIN ({PRICE_TABLE}) AS pr
         ON cur.pkey = pr.pkey AND cur.mkey = pr.mkey AND cur.at >= pr.effective_from"""
     changed = f"""
     SELECT * FROM ({sql})

@@ -305,3 +305,43 @@ def test_invoiced_period_shows_adjustment_lines_and_reconcile_explains(
     assert [(c["day"], c["model"], c["events"]) for c in explained["by_day_model"]] == [
         ("2026-11-12", "gpt-4o", 2), ("2026-11-16", "mystery", 1), ("2026-11-20", "gpt-4o", 1),
     ]  # fmt: skip
+
+
+def _table_counts(client: Any, db: str) -> dict[str, int]:
+    found = client.query(
+        "SELECT name, total_rows FROM system.tables WHERE database = {db:String} "
+        "AND total_rows IS NOT NULL", parameters={"db": db},
+    ).result_rows  # fmt: skip
+    return dict(found)
+
+
+def test_whatif_compares_plans_and_prices_and_writes_nothing(
+    store: tuple[Any, str], tmp_path: Path
+) -> None:
+    client, db = store
+    big = row("big", nov(12, 8), "acme", "20", tokens=(4_000_000, 1_000_000, 0, 0, 0))
+    insert(client, db, [big])
+    current, alternative = tmp_path / "plans.yaml", tmp_path / "b.yaml"
+    current.write_text(PLANS)
+    alternative.write_text(PLANS.replace("markup_percent: 20", "markup_percent: 30"))
+    before = _table_counts(client, db)
+    run = CliRunner().invoke(
+        cli, ["whatif", "--period", "2026-11", "--plans", str(alternative), "--current-plans",
+              str(current), "--prices", str(_prices(tmp_path)), "--format", "json"],
+        obj={CLIENT_KEY: store},
+    )  # fmt: skip
+    assert run.exit_code == 0, run.output
+    assert _table_counts(client, db) == before
+    rows = json.loads(run.output)["customers"]
+    assert [r["customer"] for r in rows] == ["acme", "beta"]  # biggest margin change first
+    acme = rows[0]
+    assert (acme["invoice"], acme["whatif_invoice"]) == ("24.02", "22.78")
+    assert (acme["cost"], acme["whatif_cost"]) == ("20.024750000000", "17.522031250000")
+    assert Decimal(acme["margin_change"]) == Decimal("5.25796875") - Decimal("3.99525")
+    beta = rows[1]  # flat plan: same bill, the mystery model now costs something
+    assert beta["invoice_change"] == "0.00" and Decimal(beta["whatif_cost"]) > Decimal(beta["cost"])
+    table = CliRunner().invoke(
+        cli, ["whatif", "--period", "2026-11", "--plans", str(alternative)],
+        obj={CLIENT_KEY: store},
+    )  # fmt: skip
+    assert table.exit_code == 0 and "acme" in table.output
