@@ -345,3 +345,23 @@ def test_whatif_compares_plans_and_prices_and_writes_nothing(
         obj={CLIENT_KEY: store},
     )  # fmt: skip
     assert table.exit_code == 0 and "acme" in table.output
+
+
+def test_rerate_refuses_while_a_sink_owns_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes go through the owner path: with a live owner of the chDB directory, the re-rate
+    asks to stop it instead of opening the store beside it."""
+    import os
+
+    from sinks.owner import OwnerInfo, write_owner
+
+    data_dir = tmp_path / "chdb"
+    write_owner(data_dir, OwnerInfo(pid=os.getpid(), url="http://127.0.0.1:9", token="t"))
+    monkeypatch.setenv("METERLINE_CLICKHOUSE_URL", f"chdb://{data_dir}")
+    run = CliRunner().invoke(
+        cli, ["rerate", "--from", "2026-11-01", "--to", "2026-11-30", "--prices",
+              str(_prices(tmp_path))],
+    )  # fmt: skip
+    assert run.exit_code == 1
+    assert f"the sink (pid {os.getpid()}) owns {data_dir}; stop it to re-rate" in run.output
