@@ -82,6 +82,7 @@ demo: $(RUN_STAMP)
 	$(VENV)/bin/meterline demo
 
 bench: $(DEV_STAMP)
+	$(PY) -m pytest -m bench
 	$(VENV)/bin/meterline bench producer --json
 	$(VENV)/bin/meterline bench stream --json
 	$(VENV)/bin/meterline bench sink --json
