@@ -13,6 +13,8 @@ no requests, no tokens) to the same day and dimensions.
 
 from __future__ import annotations
 
+from sinks import ddl
+
 __all__ = [
     "RATING_COLUMNS",
     "USAGE_DAILY_MV_RATED",
@@ -63,26 +65,13 @@ RATING_COLUMNS: tuple[str, ...] = (
     "flags",
 )  # fmt: skip
 
-# Same select as ddl.USAGE_DAILY_MV, restricted to the event's first rating.
+# ddl.USAGE_DAILY_MV restricted to the event's first rating (a re-rated event's later rows add
+# only their difference, through USAGE_RATINGS_MV).
+_FROM_EVENTS = "FROM {db}.usage_events\n"
+assert ddl.USAGE_DAILY_MV.count(_FROM_EVENTS) == 1
 USAGE_DAILY_MV_RATED = (
     "DROP VIEW IF EXISTS {db}.usage_daily_mv",
-    """
-CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.usage_daily_mv TO {db}.usage_daily AS
-SELECT
-    toDate(occurred_at) AS day,
-    customer, feature, provider, model, team_id, api_key_id,
-    sum(cost) AS cost,
-    sum(computed_cost) AS computed_cost,
-    sum(input_tokens) AS input_tokens,
-    sum(output_tokens) AS output_tokens,
-    sum(cache_read_tokens) AS cache_read_tokens,
-    sum(cache_write_tokens) AS cache_write_tokens,
-    sum(reasoning_tokens) AS reasoning_tokens,
-    count() AS requests
-FROM {db}.usage_events
-WHERE rating_version = 0
-GROUP BY day, customer, feature, provider, model, team_id, api_key_id
-""",
+    ddl.USAGE_DAILY_MV.replace(_FROM_EVENTS, _FROM_EVENTS + "WHERE rating_version = 0\n"),
 )
 
 USAGE_RATINGS_MV = """

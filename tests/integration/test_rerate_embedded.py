@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from meterline.bench.data import enriched_events
 from meterline.cli import cli
+from meterline.kafka_records import produce_records
+from meterline.local.sink import SinkProcess
 from schemas.codec import encode_batch
-from sinks.testing import SinkProcess, enriched_events, produce_records
 
 pytestmark = pytest.mark.integration
 
