@@ -365,3 +365,26 @@ def test_rerate_refuses_while_a_sink_owns_the_store(
     )  # fmt: skip
     assert run.exit_code == 1
     assert f"the sink (pid {os.getpid()}) owns {data_dir}; stop it to re-rate" in run.output
+
+
+def test_two_rerates_keep_every_version_and_as_of_finds_each(store: tuple[Any, str]) -> None:
+    client, db = store
+    period = month_period("2026-11")
+    original = cost_report(client, db, period)
+    first, second = datetime(2026, 12, 5, tzinfo=UTC), datetime(2026, 12, 6, tzinfo=UTC)
+    assert _apply(store, at=first) == 3
+    after_first = cost_report(client, db, period)
+    deeper = PRICES.replace('discount_percent: "12.5"', 'discount_percent: "20"')
+    rows = price_rows(parse_price_text(deeper, "d.yaml"), price_file_label("d.yaml", deeper))
+    scope = RerateScope(period)
+    assert apply_rerate(client, db, scope, rows, rerate_id("d", second), second).events == 2
+    versions = client.query(
+        f"SELECT version, old_cost, cost FROM {db}.usage_ratings WHERE event_id = 'a2' "
+        "ORDER BY version"
+    ).result_rows
+    assert versions == [(1, Decimal(_OLD), Decimal("0.006890625")),
+                        (2, Decimal("0.006890625"), Decimal("0.0063"))]  # fmt: skip
+    assert cost_report(client, db, period, as_of=first - timedelta(seconds=1)) == original
+    assert cost_report(client, db, period, as_of=first) == after_first
+    assert cost_report(client, db, period, as_of=second) == cost_report(client, db, period)
+    _rollup_equals_base(store)
