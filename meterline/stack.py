@@ -16,12 +16,15 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
 from meterline.kafka_admin import create_topics
 from meterline.local.process import terminate
 from meterline.local.tansu import TansuBroker, kafka_answers
+from meterline.opening import wait_for_states
+from meterline.restore import restore_before_workers
 from schemas.topics import Topics
 from sinks.testing import SinkProcess
 from stream.testing import StreamWorker
@@ -62,6 +65,11 @@ class LocalStack:
     """Runs once the topics exist and before the sink and the stream worker start (bind keys,
     set budgets: the worker then loads them before its first event)."""
 
+    stream_app_id: str = "meterline-stream"
+    budget_late_grace_s: int = 300
+    restored_policies: set[str] = field(default_factory=set)
+    """Policies whose budget window the last ``start()`` rebuilt from the store."""
+
     api_port: int | None = None
     """Serve the report API on 127.0.0.1:``api_port`` (None: no API)."""
     api_token: str = ""
@@ -97,6 +105,14 @@ class LocalStack:
                 extra_env=self.extra_env,
             ).start()
             self.say(f"sink       pid {self.sink.pid}, ClickHouse (chDB) in {self.paths.chdb}")
+            since = datetime.now(UTC)
+            self.restored_policies = asyncio.run(
+                restore_before_workers(
+                    self.bootstrap, self.topics, self.sink.client, self.database,
+                    app_id=f"{self.topic_prefix}{self.stream_app_id}",
+                    grace_s=self.budget_late_grace_s, now=since, say=self.say,
+                )
+            )  # fmt: skip
             self.worker = StreamWorker(
                 bootstrap=self.bootstrap,
                 topic_prefix=self.topic_prefix,
@@ -106,12 +122,26 @@ class LocalStack:
             )
             self.worker.start()
             self.say(f"stream     pid {self.worker.pid}, logs in {self.paths.logs}")
+            if self.restored_policies:
+                self._await_budget_states(since)
             if self.api_port is not None:
                 self._start_api(self.api_port)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _await_budget_states(self, since: datetime, timeout: float = 60.0) -> None:
+        """Block until the stream evaluated every rebuilt window (bounded): gateways then see
+        the same budget state as before the restart."""
+        wanted = self.restored_policies
+        done = asyncio.run(
+            wait_for_states(self.bootstrap, self.topics, wanted, since, timeout_s=timeout)
+        )
+        if done:
+            self.say(f"budgets    {len(wanted)} budget states published")
+        else:
+            self.say(f"budgets    warning: not every rebuilt budget was evaluated in {timeout}s")
 
     def _start_broker(self) -> None:
         host, _, port = self.bootstrap.rpartition(":")

@@ -25,7 +25,7 @@ from schemas.topics import BUDGET_DELTAS
 from stream.app import app, settings, topic_names
 from stream.budget_deltas import SpendDelta, aggregate_record, decode_enriched
 from stream.budget_policies import PolicyFollower
-from stream.budget_state import SubjectState
+from stream.budget_state import SUBJECTS_TABLE, SubjectState
 from stream.budget_topics import alerts_topic, deltas_topic, state_topic
 from stream.budgets import apply_delta
 from stream.config import BudgetStreamSettings
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 budget_settings = BudgetStreamSettings()
 
 subjects = app.Table(
-    "budget-subjects",
+    SUBJECTS_TABLE,
     default=None,
     partitions=BUDGET_DELTAS.partitions,
     key_type=str,

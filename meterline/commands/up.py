@@ -9,7 +9,7 @@ import click
 from meterline.stack import LocalStack
 from reports.config import ReportSettings
 from sinks.config import SinkSettings
-from stream.config import StreamSettings
+from stream.config import BudgetStreamSettings, StreamSettings
 
 
 @click.command()
@@ -44,6 +44,8 @@ def up() -> None:
         say=click.echo,
         api_port=report_settings.report_api_port,
         api_token=token,
+        stream_app_id=stream_settings.stream_app_id,
+        budget_late_grace_s=BudgetStreamSettings().budget_late_grace_s,
     )
     done = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
