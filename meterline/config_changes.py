@@ -97,8 +97,8 @@ async def read_compacted(
     tombstones included as ``value=None``. Raises ``LookupError`` when the topic is missing and
     ``TimeoutError`` when the broker stops answering mid-read."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
     try:
+        await consumer.start()
         partitions = consumer.partitions_for_topic(topic)
         if partitions is None:
             await consumer.topics()  # fetches the metadata partitions_for_topic reads

@@ -151,8 +151,8 @@ def opening_balances(
 async def windows_lost(bootstrap: str, changelog: str) -> bool:
     """True when the evaluator's changelog topic is missing or holds no record."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
     try:
+        await consumer.start()
         await consumer.topics()  # fetches the metadata partitions_for_topic reads
         partitions = consumer.partitions_for_topic(changelog)
         if not partitions:

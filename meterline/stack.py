@@ -20,11 +20,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
+from aiokafka.errors import KafkaError
+
+from meterline.drain import GroupInput, backlog, drain
 from meterline.kafka_admin import create_topics
 from meterline.local.process import terminate
 from meterline.local.tansu import TansuBroker, kafka_answers
 from meterline.opening import wait_for_states
 from meterline.restore import restore_before_workers
+from schemas.config import CONFIG_TOPICS
 from schemas.topics import Topics
 from sinks.testing import SinkProcess
 from stream.testing import StreamWorker
@@ -198,6 +202,33 @@ class LocalStack:
             raise RuntimeError(f"report API did not answer on port {port} in {timeout}s")
         self.say(f"api        pid {self.api.pid}, http://127.0.0.1:{port}/docs")
 
+    def drain(self, timeout: float = 60.0, cancelled: Callable[[], bool] = lambda: False) -> bool:
+        """Stop serving the API, then wait (bounded, with a progress line) until the stream
+        and the sink have consumed and committed everything on the broker; True when they
+        did. A KeyboardInterrupt (a second Ctrl-C) or ``cancelled()`` ends the wait early."""
+        self._stop_api()
+        if self.worker is None or self.sink is None:
+            return False
+        topics = self.topics
+        groups = (
+            GroupInput("stream", f"{self.topic_prefix}{self.stream_app_id}",
+                       (topics.usage_raw, topics.usage_enriched, topics.budget_deltas)),
+            GroupInput("sink", self.extra_env.get("METERLINE_SINK_GROUP_ID", "meterline-sink"),
+                       (topics.usage_enriched, topics.usage_dlq, topics.budget_alerts,
+                        *(topics.name(c.spec) for c in CONFIG_TOPICS))),
+        )  # fmt: skip
+        try:
+            return drain(
+                lambda: asyncio.run(backlog(self.bootstrap, groups)),
+                timeout_s=timeout, say=self.say, cancelled=cancelled,
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            self.say("drain      interrupted: stopping now")
+            return False
+        except (KafkaError, OSError, ValueError) as exc:
+            self.say(f"drain      cannot measure the backlog ({exc}): stopping now")
+            return False
+
     def _stop_api(self) -> None:
         api, self.api = self.api, None
         terminate(api, 10)
@@ -218,4 +249,9 @@ class LocalStack:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop()
+        try:
+            if exc_type is KeyboardInterrupt:
+                self.say("stopping: draining first (Ctrl-C again to stop now)")
+                self.drain()
+        finally:
+            self.stop()
