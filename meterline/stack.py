@@ -69,6 +69,9 @@ class LocalStack:
     """Runs once the topics exist and before the sink and the stream worker start (bind keys,
     set budgets: the worker then loads them before its first event)."""
 
+    sink_batch_seconds: float = 0.2
+    """The sink's flush interval. With the in-memory local broker it bounds how long an
+    acknowledged event exists only on the broker (see docs/restart-safety.md)."""
     stream_app_id: str = "meterline-stream"
     budget_late_grace_s: int = 300
     restored_policies: set[str] = field(default_factory=set)
@@ -105,7 +108,7 @@ class LocalStack:
                 data_dir=self.paths.chdb,
                 log_path=self.paths.logs / "sink.log",
                 database=self.database,
-                batch_seconds=0.5,
+                batch_seconds=self.sink_batch_seconds,
                 extra_env=self.extra_env,
             ).start()
             self.say(f"sink       pid {self.sink.pid}, ClickHouse (chDB) in {self.paths.chdb}")
