@@ -152,7 +152,8 @@ class LocalStack:
 
     def _start_broker(self) -> None:
         host, _, port = self.bootstrap.rpartition(":")
-        if "," not in self.bootstrap and kafka_answers(host, int(port)):
+        if "," in self.bootstrap or kafka_answers(host, int(port)):
+            # A list of addresses is a real cluster: never start a local broker for it.
             self.say(f"kafka      using the broker at {self.bootstrap}")
             return
         if not self.start_broker or host not in ("127.0.0.1", "localhost"):

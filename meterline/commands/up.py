@@ -72,7 +72,7 @@ def up(drain_timeout: float) -> None:
         )
         if report_settings.report_api_token is None:
             click.echo(f"report API bearer token (random; set METERLINE_REPORT_API_TOKEN): {token}")
-        click.echo("Ctrl-C stops everything.")
+        click.echo("Ctrl-C drains the pipeline and stops everything (a second Ctrl-C: at once).")
         while not done.wait(1.0):
             pass
         click.echo("stopping: draining first (Ctrl-C again to stop now)")
