@@ -68,7 +68,7 @@ def store_batch(store: ClickHouseStore, batch: Batch, now: datetime, stats: Sink
     rejected_usage = store.insert(USAGE, fresh, ranges)
     alerts = unique_by_key(batch.alerts)
     rejected_alerts = store.insert(ALERTS, alerts, ranges)
-    rejected_config = _store_config(store, batch.config, ranges)
+    rejected_config, config_rows = _store_config(store, batch.config, ranges)
     rejected = rejected_usage + rejected_alerts + rejected_config
     letters = list(batch.dead_letters)
     letters += [rejected_dead_letter(r.item, r.reason, now) for r in rejected]
@@ -95,18 +95,24 @@ def store_batch(store: ClickHouseStore, batch: Batch, now: datetime, stats: Sink
     stats.alerts_stored += len(alerts) - len(rejected_alerts)
     stats.dead_letters_stored += len(letter_items)
     stats.rows_rejected += len(rejected)
+    stats.config_changes_stored += config_rows
 
 
-def _store_config(store: ClickHouseStore, changes: list[ConfigChange], ranges: str) -> list:
+def _store_config(
+    store: ClickHouseStore, changes: list[ConfigChange], ranges: str
+) -> tuple[list, int]:
     """Append the changes ``config_history`` does not hold yet (a replay or a restore
-    republishes known change ids), each numbered after its id's latest stored version."""
+    republishes known change ids), each numbered after its id's latest stored version.
+    Returns the refused rows and the number of rows inserted."""
     if not changes:
-        return []
+        return [], 0
     probes = unique_by_key([Item(c, [c.change_id], c.source) for c in changes])
     stored = store.stored_keys(CONFIG_HISTORY, probes)
     fresh = [item.message for item in probes if item.key not in stored]
     latest = store.latest_config({(c.kind, c.entity_id) for c in fresh})
-    return store.insert(CONFIG_HISTORY, history_rows(fresh, latest), ranges)
+    rows = history_rows(fresh, latest)
+    refused = store.insert(CONFIG_HISTORY, rows, ranges)
+    return refused, len(rows) - len(refused)
 
 
 class _OnRebalance(ConsumerRebalanceListener):

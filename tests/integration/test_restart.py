@@ -183,7 +183,7 @@ class Traffic:
                 await asyncio.wait_for(producer.stop(), 5)
 
 
-BROKER_WINDOW_S = 5.0
+BROKER_WINDOW_S = 10.0
 """docs/restart-safety.md: events acknowledged less than this long before a SIGKILL of the local
 broker may be lost (measured well under it, see the test's output)."""
 
