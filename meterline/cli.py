@@ -35,9 +35,9 @@ from meterline.commands.up import up
 def cli(verbose: int) -> None:
     """Meterline: per-customer LLM cost, budgets and billing over Kafka and ClickHouse.
 
-    Configuration comes from METERLINE_* environment variables (see README). Without any, every
-    command talks to the local stack: a Tansu broker on 127.0.0.1:9092 and the embedded
-    ClickHouse in .meterline/chdb.
+    Configuration comes from METERLINE_* environment variables (docs/configuration.md). Without
+    any, every command talks to the local stack: a Tansu broker on 127.0.0.1:9092 and the
+    embedded ClickHouse in .meterline/chdb.
     """
     level = logging.WARNING - 10 * verbose
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

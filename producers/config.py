@@ -15,21 +15,30 @@ class ProducerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
 
     kafka_bootstrap: str = "127.0.0.1:9092"
+    """Kafka bootstrap servers, comma-separated (every component)."""
     topic_prefix: str = ""
+    """Prefix of every topic name (tests, side-by-side installs)."""
     client_id: str = "meterline-gateway"
+    """Kafka client id of the gateway producer."""
     spool_dir: Path = Path(".meterline/spool")
+    """The producer's disk spool (one per process; locked)."""
     queue_max: int = Field(default=100_000, ge=1)
     """Events held in memory before ``overflow`` applies."""
     overflow: Literal["spool", "drop"] = "spool"
     """Full queue: ``spool`` writes the event to the disk spool synchronously (no loss, slower
     call); ``drop`` refuses it and counts it in ``dropped``."""
     batch_max_events: int = Field(default=500, ge=1)
+    """Events per batch record."""
     batch_max_bytes: int = Field(default=512 * 1024, ge=1024)
+    """JSON bytes per batch record."""
     linger_ms: int = Field(default=5, ge=0)
+    """How long the sender waits to fill batches."""
     compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = "gzip"
+    """Compression of the batch records on the wire."""
     send_timeout_ms: int = Field(default=10_000, ge=100)
     """How long a batch may wait for the broker before it is spooled instead."""
     replay_backoff_max_s: float = Field(default=5.0, gt=0)
+    """Longest pause between spool replay attempts."""
 
 
 class GuardSettings(BaseSettings):

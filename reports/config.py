@@ -15,7 +15,9 @@ class ReportSettings(BaseSettings):
 
     # Where the data is comes from the sink's settings (METERLINE_CLICKHOUSE_URL/_DATABASE).
     report_api_host: str = "127.0.0.1"
+    """Interface the report API binds."""
     report_api_port: int = Field(default=8710, ge=0, le=65535)
+    """Port of the report API."""
     report_api_token: SecretStr | None = None
     """Bearer token the API demands; ``meterline api`` makes a random one when unset."""
     report_plans_file: Path | None = None

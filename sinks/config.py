@@ -19,9 +19,11 @@ class SinkSettings(BaseSettings):
     """``chdb://DIR`` (embedded engine, one owning process) or
     ``http(s)://user:pass@host:8123`` (ClickHouse server)."""
     clickhouse_database: str = Field(default="meterline", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+    """Database holding every table."""
     kafka_bootstrap: str = "127.0.0.1:9092"
     topic_prefix: str = ""
     sink_group_id: str = "meterline-sink"
+    """Kafka consumer group of the sink."""
     sink_batch_rows: int = Field(default=10_000, ge=1)
     """Flush when this many messages are buffered…"""
     sink_batch_seconds: float = Field(default=1.0, gt=0)
@@ -31,6 +33,7 @@ class SinkSettings(BaseSettings):
     sink_stats_interval_s: float = Field(default=10.0, gt=0)
     """How often the sink logs rows/s and lag."""
     sink_query_host: str = "127.0.0.1"
+    """Address of the sink's query/stats endpoint."""
     sink_query_port: int = Field(default=0, ge=0, le=65535)
     """Port of the query/stats endpoint. Embedded: 0 picks a free one (written to the owner
     file). Server mode: the endpoint only runs when this is set."""
@@ -72,9 +75,13 @@ class WebhookSettings(BaseSettings):
     webhook_state_path: Path = Path(".meterline/webhook/delivered.sqlite")
     """Durable record of delivered alert ids (so no id is delivered twice)."""
     webhook_group_id: str = "meterline-webhook"
+    """Kafka consumer group of the webhook notifier."""
     webhook_timeout_s: float = Field(default=10.0, gt=0)
+    """HTTP timeout per POST."""
     webhook_backoff_base_s: float = Field(default=0.5, gt=0)
+    """First retry pause (doubles on each failure)."""
     webhook_backoff_max_s: float = Field(default=30.0, gt=0)
+    """Longest retry pause."""
     webhook_session_timeout_s: float = Field(default=6.0, gt=0)
     """Consumer group session and rebalance timeout; a new member's join waits about this
     long on Tansu, so it is kept short."""

@@ -19,11 +19,16 @@ class StreamSettings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     topic_prefix: str = ""
     stream_app_id: str = "meterline-stream"
+    """Faust app id (the stream's consumer group)."""
     stream_data_dir: Path = Path(".meterline/stream")
-    # Faust's defaults make the first group join on Tansu take ~30 s; these take ~3 s.
+    """Faust data directory (local table state)."""
     broker_session_timeout_s: float = Field(default=6.0, gt=0)
+    """Faust consumer session timeout. With Faust's defaults for this, the rebalance timeout and
+    the heartbeat interval, a worker's first group join on Tansu takes ~30 s; with ours ~3 s."""
     broker_rebalance_timeout_s: float = Field(default=6.0, gt=0)
+    """Faust rebalance timeout."""
     broker_heartbeat_interval_s: float = Field(default=1.0, gt=0)
+    """Faust heartbeat interval."""
     price_file: Path | None = None
     """User price file (YAML/JSON) overriding genai-prices; see ``stream.price_file``."""
     dedupe_horizon_hours: float = Field(default=48.0, gt=0)

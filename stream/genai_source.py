@@ -4,17 +4,22 @@ genai-prices prices ``input_tokens`` that INCLUDE cached tokens and subtracts th
 ours are disjoint (see :class:`schemas.TokenCounts`), so its ``input_mtok`` is our ``input``
 rate as is. It has no separate reasoning price: reasoning is output. Its tiers switch on the whole
 prompt (cached included), which is what :class:`stream.pricing.TieredRate` does.
+
+Every price it returns names the installed genai-prices release in its ``ref``
+(``genai-prices==0.2.3:openai/gpt-4o@2024-08-06``): two builds with different releases can price
+the same event differently, and the stored ``price_ref`` shows which one did.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from importlib.metadata import version
 from typing import Any
 
 from stream.pricing import Rate, Rates, TieredRate, UnitPrice
 
-__all__ = ["GenaiPriceSource"]
+__all__ = ["GenaiPriceSource", "genai_prices_label"]
 
 _MISSING = object()
 
@@ -31,6 +36,15 @@ def _rate(value: Any) -> Rate | None:
     )
 
 
+def genai_prices_label(snapshot: Any) -> str:
+    """``genai-prices==VERSION`` of the installed package; ``+auto-update`` when ``snapshot``
+    came from genai-prices' price updater instead of the data bundled with that release."""
+    label = f"genai-prices=={version('genai-prices')}"
+    if getattr(snapshot, "from_auto_update", False):
+        label += "+auto-update"
+    return label
+
+
 class GenaiPriceSource:
     """``(provider, model, at) -> UnitPrice | None`` over genai-prices' bundled snapshot.
 
@@ -43,6 +57,8 @@ class GenaiPriceSource:
         from genai_prices import data_snapshot
 
         self._snapshot = data_snapshot.get_snapshot()
+        self.label = genai_prices_label(self._snapshot)
+        """Prefix of every ``ref`` this source returns: which genai-prices data priced it."""
         self._models: dict[tuple[str, str], Any] = {}
         self._prices: dict[int, tuple[Any, UnitPrice | None]] = {}
         self._by_day: dict[tuple[str, str, date], UnitPrice | None] = {}
@@ -106,8 +122,7 @@ class GenaiPriceSource:
         self._prices[id(model_price)] = (model_price, price)
         return price
 
-    @staticmethod
-    def _convert(provider_id: str, info: Any, model_price: Any) -> UnitPrice | None:
+    def _convert(self, provider_id: str, info: Any, model_price: Any) -> UnitPrice | None:
         input_rate = _rate(getattr(model_price, "input_mtok", None))
         output_rate = _rate(getattr(model_price, "output_mtok", None))
         if input_rate is None and output_rate is None:
@@ -124,4 +139,4 @@ class GenaiPriceSource:
             cache_read=_rate(getattr(model_price, "cache_read_mtok", None)),
             cache_write=_rate(getattr(model_price, "cache_write_mtok", None)),
         )
-        return UnitPrice(rates=rates, ref=f"genai-prices:{provider_id}/{info.id}{since}")
+        return UnitPrice(rates=rates, ref=f"{self.label}:{provider_id}/{info.id}{since}")

@@ -14,10 +14,15 @@ Format: a list of entries, or a mapping with a ``prices`` list. Each entry::
 
 Numbers are read from the file text, never through float, so ``0.1`` stays exactly ``0.1``.
 A bad file raises :class:`PriceFileError` naming the line and the field.
+
+A price from a file is referenced (``price_ref``) by the file's name and the start of the SHA-256
+of its content, ``file:prices.yaml#sha256=3f9a1c2b7d4e:openai/gpt-4o@2025-01-01``, so an edited
+file shows up in the stored events even when its name stays the same.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -29,7 +34,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from stream.errors import PriceFileError
 from stream.pricing import DatedPrice, PriceBook, Rates, UnitPrice
 
-__all__ = ["PriceFileEntry", "build_price_book", "load_price_file", "parse_price_text"]
+__all__ = [
+    "PriceFileEntry",
+    "build_price_book",
+    "load_price_file",
+    "parse_price_text",
+    "price_file_label",
+]
+
+_NAME_IN_REF = 64
+"""Longest file name kept in a ``price_ref``; the hash identifies the content anyway. With
+provider and model at most 128 characters each, a ref stays well under the 512 the schema allows."""
+_HASH_IN_REF = 12
 
 PerMillion = Annotated[Decimal, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
 
@@ -63,7 +79,8 @@ class PriceFileEntry(BaseModel):
             raise ValueError("effective_from needs a time zone (or give a plain date, read as UTC)")
         return value.astimezone(UTC)
 
-    def dated_price(self, source: str) -> DatedPrice:
+    def dated_price(self, label: str) -> DatedPrice:
+        """This entry as a price whose ``ref`` starts with ``label`` (:func:`price_file_label`)."""
         rates = Rates(
             input=self.input,
             output=self.output,
@@ -74,7 +91,7 @@ class PriceFileEntry(BaseModel):
         stamp = self.effective_from.date().isoformat()
         if self.effective_from.time() != time(0):
             stamp = self.effective_from.isoformat()
-        ref = f"file:{source}:{self.provider}/{self.model}@{stamp}"
+        ref = f"{label}:{self.provider}/{self.model}@{stamp}"
         return DatedPrice(self.effective_from, UnitPrice(rates, ref, self.discount_percent))
 
 
@@ -144,22 +161,35 @@ def _field_line(node: yaml.Node, field: str) -> int:
     return node.start_mark.line + 1
 
 
-def load_price_file(path: Path) -> list[PriceFileEntry]:
-    """Read and validate a price file. Raises :class:`PriceFileError` (also when unreadable)."""
+def _read(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PriceFileError(str(path), 0, "", f"cannot read: {exc}") from exc
-    return parse_price_text(text, path.name)
+
+
+def price_file_label(name: str, text: str) -> str:
+    """``file:NAME#sha256=HASH``: the file a price came from and which version of it."""
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:_HASH_IN_REF]
+    return f"file:{name[:_NAME_IN_REF]}#sha256={digest}"
+
+
+def load_price_file(path: Path) -> list[PriceFileEntry]:
+    """Read and validate a price file. Raises :class:`PriceFileError` (also when unreadable)."""
+    return parse_price_text(_read(path), path.name)
 
 
 def build_price_book(path: Path | None, *, with_genai_prices: bool = True) -> PriceBook:
     """The price book the stream uses: the user file (when given) over genai-prices."""
     from stream.genai_source import GenaiPriceSource
 
-    entries = load_price_file(path) if path is not None else []
-    source = path.name if path is not None else ""
+    entries: list[PriceFileEntry] = []
+    label = ""
+    if path is not None:
+        text = _read(path)
+        entries = parse_price_text(text, path.name)
+        label = price_file_label(path.name, text)
     return PriceBook.build(
-        ((e.provider, e.model, e.dated_price(source)) for e in entries),
+        ((e.provider, e.model, e.dated_price(label)) for e in entries),
         GenaiPriceSource() if with_genai_prices else None,
     )

@@ -109,8 +109,10 @@ class UnitPrice:
 
     rates: Rates
     ref: str
-    """Stable reference put on every event priced with it, e.g.
-    ``genai-prices:openai/gpt-4o@2024-08-06`` or ``file:prices.yaml:openai/gpt-4o@2025-01-01``."""
+    """Stable reference put on every event priced with it: the source and its version, then
+    provider/model and the date the price took effect, e.g.
+    ``genai-prices==0.2.3:openai/gpt-4o@2024-08-06`` or
+    ``file:prices.yaml#sha256=3f9a1c2b7d4e:openai/gpt-4o@2025-01-01``."""
     discount_percent: Decimal = Decimal(0)
 
     def exact_cost(self, tokens: TokenCounts) -> Decimal:

@@ -7,6 +7,7 @@ import asyncio
 from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
+from importlib.metadata import version
 
 import orjson
 import pytest
@@ -134,7 +135,7 @@ def test_mixed_records_enrich_exactly_once_and_dead_letter_the_rest(tansu, topic
     assert first.cost_source is CostSource.PRICE_BOOK
     # gpt-4o in genai-prices: $2.5 input, $1.25 cached input, $10 output per 1M tokens.
     assert first.cost == Decimal("0.00775") and first.computed_cost == first.cost
-    assert first.price_ref.startswith("genai-prices:openai/gpt-4o")
+    assert first.price_ref.startswith(f"genai-prices=={version('genai-prices')}:openai/gpt-4o")
 
     double = by_id[good[1].event_id]
     assert double.customer == "acme" and "multiple_customer_tags" in double.flags

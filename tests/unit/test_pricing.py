@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from importlib.metadata import version
 
 import pytest
 from hypothesis import given
@@ -120,7 +121,8 @@ def test_provider_cost_for_an_unknown_model_is_still_the_cost():
 
 def test_genai_prices_default_source_knows_gpt_4o_with_cached_rate():
     price = GenaiPriceSource()("openai", "gpt-4o", JAN)
-    assert price is not None and price.ref.startswith("genai-prices:openai/gpt-4o")
+    installed = version("genai-prices")
+    assert price is not None and price.ref.startswith(f"genai-prices=={installed}:openai/gpt-4o")
     tokens = TokenCounts(input=1_000_000, cache_read=1_000_000, output=1_000_000)
     assert price.cost(tokens) == D("2.5") + D("1.25") + D("10")
 

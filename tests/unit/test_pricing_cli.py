@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from importlib.metadata import version
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -41,7 +43,7 @@ def test_show_uses_the_file_from_its_date(tmp_path: Path):
     runner = CliRunner()
     result = runner.invoke(cli, ["prices", "show", "m1", "--file", str(path), "--at", "2025-02-01"])
     assert result.exit_code == 0, result.output
-    assert "file:prices.yaml:acme/m1@2025-01-01" in result.output
+    assert re.search(r"file:prices\.yaml#sha256=[0-9a-f]{12}:acme/m1@2025-01-01", result.output)
     assert "discount     10%" in result.output
     before = runner.invoke(
         cli,
@@ -53,7 +55,7 @@ def test_show_uses_the_file_from_its_date(tmp_path: Path):
 def test_show_defaults_to_genai_prices():
     result = CliRunner().invoke(cli, ["prices", "show", "gpt-4o", "--at", "2025-01-01"])
     assert result.exit_code == 0, result.output
-    assert "genai-prices:openai/gpt-4o" in result.output
+    assert f"genai-prices=={version('genai-prices')}:openai/gpt-4o" in result.output
 
 
 def test_bad_date_is_a_usage_error():

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from schemas.usage import TokenCounts
+from schemas.usage import EnrichedUsage, TokenCounts
 from stream.errors import PriceFileError
-from stream.price_file import build_price_book, load_price_file, parse_price_text
+from stream.price_file import (
+    build_price_book,
+    load_price_file,
+    parse_price_text,
+    price_file_label,
+)
 
 YAML = """\
 prices:
@@ -55,8 +61,10 @@ def test_book_from_file_overrides_genai_prices_from_the_date(tmp_path: Path):
     old = book.lookup("openai", "gpt-4o", datetime(2024, 12, 31, tzinfo=UTC))
     january = book.lookup("openai", "gpt-4o", datetime(2025, 2, 1, tzinfo=UTC))
     march = book.lookup("openai", "gpt-4o", datetime(2025, 3, 2, tzinfo=UTC))
-    assert old is not None and old.ref.startswith("genai-prices:")
-    assert january is not None and january.ref == "file:prices.yaml:openai/gpt-4o@2025-01-01"
+    assert old is not None and old.ref.startswith("genai-prices==")
+    digest = hashlib.sha256(YAML.encode()).hexdigest()[:12]
+    assert january is not None
+    assert january.ref == f"file:prices.yaml#sha256={digest}:openai/gpt-4o@2025-01-01"
     assert january.cost(tokens) == (Decimal("2.50") + Decimal("0.1")) * Decimal("0.9")
     assert march is not None and march.cost(tokens) == Decimal("4.00")
 
@@ -112,3 +120,30 @@ def test_duplicate_effective_date_is_refused():
 def test_unreadable_file_is_a_price_file_error(tmp_path: Path):
     with pytest.raises(PriceFileError, match="cannot read"):
         load_price_file(tmp_path / "missing.yaml")
+
+
+def test_price_ref_changes_when_the_file_content_changes(tmp_path: Path):
+    path = tmp_path / "prices.yaml"
+    at = datetime(2025, 2, 1, tzinfo=UTC)
+    path.write_text(YAML)
+    before = build_price_book(path, with_genai_prices=False).lookup("openai", "gpt-4o", at)
+    path.write_text(YAML.replace("input: 2.50", "input: 2.40"))
+    after = build_price_book(path, with_genai_prices=False).lookup("openai", "gpt-4o", at)
+    assert before is not None and after is not None
+    assert before.ref.startswith("file:prices.yaml#sha256=")
+    assert before.ref != after.ref
+
+
+def test_longest_price_ref_fits_the_stored_column():
+    limit = next(
+        m.max_length
+        for m in EnrichedUsage.model_fields["price_ref"].metadata
+        if hasattr(m, "max_length")
+    )
+    entry = parse_price_text(
+        f"- provider: {'p' * 128}\n  model: {'m' * 128}\n"
+        "  effective_from: 2025-01-01T00:00:01.123456+00:00\n  input: 1\n  output: 1\n",
+        "prices.yaml",
+    )[0]
+    ref = entry.dated_price(price_file_label("n" * 255, "text")).price.ref
+    assert len(ref) <= limit
