@@ -112,6 +112,8 @@ class LocalStack:
                 extra_env=self.extra_env,
             ).start()
             self.say(f"sink       pid {self.sink.pid}, ClickHouse (chDB) in {self.paths.chdb}")
+            if self.api_port is not None:
+                self._spawn_api(self.api_port)  # starts while the worker does; needs only the sink
             since = datetime.now(UTC)
             self.restored_policies = asyncio.run(
                 restore_before_workers(
@@ -132,7 +134,7 @@ class LocalStack:
             if self.restored_policies:
                 self._await_budget_states(since)
             if self.api_port is not None:
-                self._start_api(self.api_port)
+                self._await_api(self.api_port)
         except BaseException:
             self.stop()
             raise
@@ -163,7 +165,7 @@ class LocalStack:
         ).start()
         self.say(f"kafka      Tansu broker pid {self.broker.pid} on {self.bootstrap} (memory)")
 
-    def _start_api(self, port: int, timeout: float = 30.0) -> None:
+    def _spawn_api(self, port: int) -> None:
         """``meterline api`` as a child: it reads the store through the sink's endpoint."""
         env = {
             **os.environ,
@@ -193,6 +195,10 @@ class LocalStack:
             )
         finally:
             log.close()
+
+    def _await_api(self, port: int, timeout: float = 30.0) -> None:
+        """Return once the spawned API answers ``/healthz``."""
+        assert self.api is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.api.poll() is not None:

@@ -5,7 +5,6 @@ Only the processes this helper started (and the parts their log names) are ever 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
@@ -97,12 +96,3 @@ class UpProcess:
         start per command)."""
         overrides = {k: v for k, v in self.env.items() if k.startswith("METERLINE_")}
         return CliRunner().invoke(cli, list(args), env=overrides)
-
-    def cleanup(self) -> None:
-        """Stop whatever is still running (a test failed half-way)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            self.process.send_signal(signal.SIGINT)  # the second one skips the drain
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(30)
-        self.kill()

@@ -144,7 +144,7 @@ def test_stop_and_up_again_keeps_binding_policy_spend_block_and_history(tmp_path
         budgets_history = up.cli("budgets", "history", POLICY).stdout.splitlines()
         assert len(budgets_history) == 1 and "limit='50'" in budgets_history[0]
     finally:
-        up.cleanup()
+        up.kill()  # the graceful stop was exercised above; tmp_path is discarded
 
 
 class Traffic:
@@ -248,4 +248,4 @@ def test_sigkill_everything_mid_traffic_then_up_restores_config_and_spend(tmp_pa
         assert spend > 5 and state.status is BudgetStatus.EXCEEDED
     finally:
         traffic.stop.set()
-        up.cleanup()
+        up.kill()  # the graceful stop was exercised above; tmp_path is discarded
