@@ -99,8 +99,7 @@ def parse_config_file(data: bytes, now: datetime) -> dict[str, list[BaseModel]]:
                 value = entry.parse({"updated_at": now, **item})
             except ValidationError as exc:
                 errors += [
-                    f"{kind}[{i}].{'.'.join(str(p) for p in err['loc']) or '(entry)'}: "
-                    f"{err['msg']}"
+                    f"{kind}[{i}].{'.'.join(str(p) for p in err['loc']) or '(entry)'}: {err['msg']}"
                     for err in exc.errors()
                 ]
                 continue

@@ -172,9 +172,7 @@ async def publish_opening_balances(
     await producer.start()
     try:
         futures = [
-            await producer.send(
-                topics.budget_deltas, b.delta.to_json(), key=b.delta.key.encode()
-            )
+            await producer.send(topics.budget_deltas, b.delta.to_json(), key=b.delta.key.encode())
             for b in balances
         ]
         for future in futures:

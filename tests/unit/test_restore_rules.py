@@ -139,9 +139,7 @@ class FakeClock:
 
 def test_drain_waits_until_nothing_is_behind_and_says_progress_once_per_change() -> None:
     clock, lines = FakeClock(), []
-    backlogs = iter(
-        Backlog({"stream": s, "sink": k}) for s, k in [(9, 3), (9, 3), (0, 2), (0, 0)]
-    )
+    backlogs = iter(Backlog({"stream": s, "sink": k}) for s, k in [(9, 3), (9, 3), (0, 2), (0, 0)])
     assert drain(lambda: next(backlogs), timeout_s=10, say=lines.append, clock=clock,
                  sleep=clock.sleep)  # fmt: skip
     assert [line.split(" (")[0] for line in lines] == [
