@@ -4,6 +4,7 @@ only assembles them."""
 from __future__ import annotations
 
 import logging
+import os
 
 import click
 
@@ -68,6 +69,9 @@ cli.add_command(simulate)
 
 
 def main() -> None:
+    # Stores, spools and exports hold billing data: files this process (and the stack it
+    # starts) creates are the user's only.
+    os.umask(0o077)
     cli(prog_name="meterline")
 
 

@@ -12,7 +12,11 @@ from pydantic import BaseModel, ConfigDict
 
 from reports.errors import InputFileError
 
-__all__ = ["BillLine", "parse_provider_bill", "parse_revenue"]
+__all__ = ["MAX_DIGITS", "MAX_SCALE", "BillLine", "parse_provider_bill", "parse_revenue"]
+
+MAX_DIGITS = 26
+MAX_SCALE = 12
+"""Amounts fit the stored money type, ``Decimal(38, 12)``."""
 
 
 class BillLine(BaseModel):
@@ -46,6 +50,12 @@ def _decimal(value: str | None, line: int, what: str) -> Decimal:
         raise InputFileError(f"{what} line {line}: {value!r} is not a decimal amount") from None
     if not amount.is_finite():
         raise InputFileError(f"{what} line {line}: {value!r} is not a finite amount")
+    if amount and (amount.adjusted() >= MAX_DIGITS or amount.as_tuple().exponent < -MAX_SCALE):
+        shown = (value or "").strip()[:40]
+        raise InputFileError(
+            f"{what} line {line}: {shown!r} is out of range (at most "
+            f"{MAX_DIGITS} digits before the point and {MAX_SCALE} after)"
+        )
     return amount
 
 

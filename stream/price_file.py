@@ -109,6 +109,13 @@ def _plain(node: yaml.Node) -> Any:
 def parse_price_text(text: str, source: str) -> list[PriceFileEntry]:
     """Entries of a price file's text; ``source`` names it in errors and ``price_ref``."""
     try:
+        return _parse_price_text(text, source)
+    except RecursionError:
+        raise PriceFileError(source, 0, "", "nested too deeply to be a price file") from None
+
+
+def _parse_price_text(text: str, source: str) -> list[PriceFileEntry]:
+    try:
         root = yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
