@@ -17,6 +17,7 @@ from meterline.commands.db import db
 from meterline.commands.demo import demo
 from meterline.commands.invoice import invoice
 from meterline.commands.keys import keys
+from meterline.commands.limits import limits
 from meterline.commands.margin import margin
 from meterline.commands.prices import prices
 from meterline.commands.reconcile import reconcile
@@ -65,6 +66,7 @@ cli.add_command(prices)
 cli.add_command(stream)
 cli.add_command(budgets)
 cli.add_command(config)
+cli.add_command(limits)
 cli.add_command(simulate)
 
 

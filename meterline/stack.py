@@ -9,11 +9,7 @@ also after a failure half-way through ``start()``.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,14 +20,14 @@ from aiokafka.errors import KafkaError
 
 from meterline.drain import GroupInput, backlog, drain
 from meterline.kafka_admin import create_topics
-from meterline.local.process import terminate
+from meterline.local.process import ChildProcess, ProcessNotReady, http_ok
+from meterline.local.sink import SinkProcess
+from meterline.local.stream import StreamWorker
 from meterline.local.tansu import TansuBroker, kafka_answers
 from meterline.opening import wait_for_states
 from meterline.restore import restore_before_workers
 from schemas.config import CONFIG_TOPICS
 from schemas.topics import Topics
-from sinks.testing import SinkProcess
-from stream.testing import StreamWorker
 
 __all__ = ["LocalStack", "StackPaths"]
 
@@ -84,7 +80,7 @@ class LocalStack:
     broker: TansuBroker | None = None
     worker: StreamWorker | None = None
     sink: SinkProcess | None = None
-    api: subprocess.Popen[bytes] | None = None
+    api: ChildProcess | None = None
 
     @property
     def paths(self) -> StackPaths:
@@ -112,8 +108,6 @@ class LocalStack:
                 extra_env=self.extra_env,
             ).start()
             self.say(f"sink       pid {self.sink.pid}, ClickHouse (chDB) in {self.paths.chdb}")
-            if self.api_port is not None:
-                self._spawn_api(self.api_port)  # starts while the worker does; needs only the sink
             since = datetime.now(UTC)
             self.restored_policies = asyncio.run(
                 restore_before_workers(
@@ -134,7 +128,7 @@ class LocalStack:
             if self.restored_policies:
                 self._await_budget_states(since)
             if self.api_port is not None:
-                self._await_api(self.api_port)
+                self._start_api(self.api_port)
         except BaseException:
             self.stop()
             raise
@@ -165,52 +159,26 @@ class LocalStack:
         ).start()
         self.say(f"kafka      Tansu broker pid {self.broker.pid} on {self.bootstrap} (memory)")
 
-    def _spawn_api(self, port: int) -> None:
+    def _start_api(self, port: int, timeout: float = 30.0) -> None:
         """``meterline api`` as a child: it reads the store through the sink's endpoint."""
-        env = {
-            **os.environ,
-            **self.extra_env,
-            "METERLINE_CLICKHOUSE_URL": f"chdb://{self.paths.chdb.resolve()}",
-            "METERLINE_CLICKHOUSE_DATABASE": self.database,
-            "METERLINE_REPORT_API_TOKEN": self.api_token,
-        }
-        log = open(self.paths.logs / "api.log", "ab")  # noqa: SIM115 - the child keeps it
+        api = ChildProcess(
+            [sys.executable, "-m", "meterline", "api", "--host", "127.0.0.1", "--port", str(port)],
+            name="report API",
+            env={
+                **self.extra_env,
+                "METERLINE_CLICKHOUSE_URL": f"chdb://{self.paths.chdb.resolve()}",
+                "METERLINE_CLICKHOUSE_DATABASE": self.database,
+                "METERLINE_REPORT_API_TOKEN": self.api_token,
+            },
+            log_path=self.paths.logs / "api.log",
+            ready=http_ok(f"http://127.0.0.1:{port}/healthz"),
+            poll_interval=0.2,
+        )
         try:
-            self.api = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "meterline",
-                    "api",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-            )
-        finally:
-            log.close()
-
-    def _await_api(self, port: int, timeout: float = 30.0) -> None:
-        """Return once the spawned API answers ``/healthz``."""
-        assert self.api is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.api.poll() is not None:
-                raise RuntimeError(f"report API exited; see {self.paths.logs / 'api.log'}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError(f"report API did not answer on port {port} in {timeout}s")
-        self.say(f"api        pid {self.api.pid}, http://127.0.0.1:{port}/docs")
+            self.api = api.start(timeout)
+        except ProcessNotReady as exc:
+            raise RuntimeError(f"report API did not start: {exc}") from exc
+        self.say(f"api        pid {api.pid}, http://127.0.0.1:{port}/docs")
 
     def drain(self, timeout: float = 60.0, cancelled: Callable[[], bool] = lambda: False) -> bool:
         """Stop serving the API, then wait (bounded, with a progress line) until the stream
@@ -241,7 +209,8 @@ class LocalStack:
 
     def _stop_api(self) -> None:
         api, self.api = self.api, None
-        terminate(api, 10)
+        if api is not None:
+            api.stop(10)
 
     def stop(self) -> None:
         self._stop_api()

@@ -19,7 +19,8 @@ from pydantic import BaseModel
 
 from schemas.budgets import BudgetPolicy
 from schemas.keys import KeyBinding
-from schemas.topics import BUDGET_POLICIES, KEYS, TopicSpec
+from schemas.limits import LimitPolicy
+from schemas.topics import BUDGET_POLICIES, KEYS, LIMITS, TopicSpec
 
 __all__ = [
     "ACTOR_HEADER",
@@ -43,6 +44,7 @@ class ConfigTopic:
     spec: TopicSpec
     model: type[BaseModel]
     id_field: str
+    """The field (or property) of ``model`` whose value is the record key."""
 
     def entity_id(self, value: BaseModel) -> str:
         return str(getattr(value, self.id_field))
@@ -57,6 +59,7 @@ class ConfigTopic:
 CONFIG_TOPICS: tuple[ConfigTopic, ...] = (
     ConfigTopic("keys", KEYS, KeyBinding, "api_key_id"),
     ConfigTopic("budgets", BUDGET_POLICIES, BudgetPolicy, "policy_id"),
+    ConfigTopic("limits", LIMITS, LimitPolicy, "limit_id"),
 )
 
 

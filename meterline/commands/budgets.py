@@ -68,6 +68,11 @@ def budgets() -> None:
     "--action", type=click.Choice([a.value for a in BudgetAction]), default="block",
     show_default=True, help="At 100 %: block the subject's keys at every gateway, or only alert.",
 )  # fmt: skip
+@click.option(
+    "--max-call-cost", default=None,
+    help="USD a gateway reserves per call against a block cap [default: the call's worst case "
+    "from the price book].",
+)  # fmt: skip
 @click.option("--id", "policy_id", default=None, help="Policy id [default: scope:subject:window].")
 def set_(
     scope: str,
@@ -77,6 +82,7 @@ def set_(
     window: str,
     thresholds: str,
     action: str,
+    max_call_cost: str | None,
     policy_id: str | None,
 ) -> None:
     """Create or replace a budget policy."""
@@ -91,6 +97,7 @@ def set_(
             window=window,
             thresholds=thresholds,
             action=action,
+            max_call_cost=max_call_cost,
         )
     except PolicyInputError as exc:
         raise click.UsageError(f"invalid policy: {exc}") from exc
@@ -127,9 +134,14 @@ def delete(policy_id: str) -> None:
 
 def _describe(policy: BudgetPolicy) -> str:
     soft = ",".join(format(t.normalize(), "f") for t in policy.thresholds) or "none"
+    per_call = (
+        f", reserves {format(policy.max_call_cost, 'f')} per call"
+        if policy.max_call_cost is not None
+        else ""
+    )
     return (
         f"{policy.scope.value} {policy.subject}: {format(policy.limit, 'f')} {policy.unit.value} "
-        f"per {policy.window.value}, alerts at {soft} %, {policy.action.value} at 100 %"
+        f"per {policy.window.value}, alerts at {soft} %, {policy.action.value} at 100 %{per_call}"
     )
 
 

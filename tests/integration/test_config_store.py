@@ -21,9 +21,9 @@ from meterline.budget_admin import build_policy, list_policies, put_policy
 from meterline.cli import cli
 from meterline.kafka_admin import create_topics
 from meterline.key_bindings import bind_key, list_bindings, make_binding, unbind_key
+from meterline.local.sink import SinkProcess
 from schemas.codec import encode_one
 from schemas.topics import Topics
-from sinks.testing import SinkProcess
 from tests.integration.budget_helpers import wait_for
 
 pytestmark = pytest.mark.integration

@@ -23,6 +23,7 @@ from meterline.opening import tally_start
 from meterline.restore import plan_restore
 from schemas.budgets import BudgetPolicy
 from schemas.keys import KeyBinding
+from schemas.limits import LimitPolicy
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -67,9 +68,10 @@ def _policy(limit: str = "50") -> BudgetPolicy:
 
 def test_export_then_import_gives_back_the_same_models() -> None:
     binding = KeyBinding(api_key_id="k1", team_id="t", owner_customer="acme", updated_at=NOW)
-    text = render_config_file({"keys": [binding], "budgets": [_policy()]}, NOW)
-    parsed = parse_config_file(text.encode(), NOW + timedelta(days=1))
-    assert parsed == {"keys": [binding], "budgets": [_policy()]}
+    limit = LimitPolicy(scope="customer", subject="acme", rpm=60, updated_at=NOW)
+    config = {"keys": [binding], "budgets": [_policy()], "limits": [limit]}
+    text = render_config_file(config, NOW)
+    assert parse_config_file(text.encode(), NOW + timedelta(days=1)) == config
 
 
 def test_import_fills_updated_at_and_keeps_money_exact() -> None:
@@ -82,7 +84,7 @@ def test_import_fills_updated_at_and_keeps_money_exact() -> None:
     ("text", "reason"),
     [
         ("- just a list", "mapping"),
-        ("limits: []", "unknown sections"),
+        ("quotas: []", "unknown sections"),
         ("meterline_config: 2", "version"),
         ("keys: [{api_key_id: k1}, {api_key_id: k1}]", "duplicate"),
         ("budgets: [{policy_id: p, scope: planet, subject: s, limit: '-1'}]", "budgets[0].scope"),
