@@ -35,9 +35,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "budget_alerts dedupes retried inserts",
               ("ALTER TABLE {db}.budget_alerts "
                "MODIFY SETTING non_replicated_deduplication_window = 10000",)),
+    Migration(5, "config_history: append-only history of the compacted configuration topics",
+              (ddl.CONFIG_HISTORY,)),
     # Re-rating (issue 16): rating versions on events, the ratings audit trail, and the rollup
     # fed by first ratings plus re-rate differences. See sinks/ddl_ratings.py.
-    Migration(5, "rating versions: usage_ratings, rollup of first ratings plus re-rate deltas",
+    Migration(6, "rating versions: usage_ratings, rollup of first ratings plus re-rate deltas",
               (*ddl_ratings.USAGE_EVENTS_RATING_COLUMNS, ddl_ratings.USAGE_RATINGS,
                *ddl_ratings.USAGE_DAILY_MV_RATED, ddl_ratings.USAGE_RATINGS_MV)),
 )  # fmt: skip
