@@ -13,6 +13,7 @@ import secrets
 import threading
 from collections.abc import Callable, Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
@@ -20,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from reports._sql import QueryClient, QueryResult
+from reports.aliases import Aliases
 from reports.cost import DIMENSIONS, CostFilter, CostReport, cost_report, feature_report
 from reports.csv_inputs import parse_provider_bill, parse_revenue
 from reports.errors import QueryFailedError, ReportError
@@ -103,7 +105,11 @@ def _docs(model: type) -> dict[int | str, dict[str, Any]]:
 
 
 def create_app(
-    client: QueryClient, database: str, token: str, plans: PlansFile | None = None
+    client: QueryClient,
+    database: str,
+    token: str,
+    plans: PlansFile | None = None,
+    aliases: Aliases | None = None,
 ) -> FastAPI:
     """The API app. ``token`` must be non-empty: with no token there is no data."""
     if not token:
@@ -197,12 +203,20 @@ def create_app(
     @app.post(
         "/v1/reconcile", dependencies=auth, response_model=None, responses=_docs(Reconciliation)
     )
-    def reconcile_bill(period: Period, bill: CsvBody, format: Format = "json") -> Any:
-        """Reconcile against a provider bill posted as CSV (date,provider,model,cost); CSV out:
-        the variance per provider × model × day, biggest gap first. Reads only."""
+    def reconcile_bill(
+        period: Period,
+        bill: CsvBody,
+        tolerance: Annotated[
+            Decimal, Query(ge=0, description="largest absolute gap per line and for the total")
+        ] = DEFAULT_TOLERANCE,
+        format: Format = "json",
+    ) -> Any:
+        """Reconcile against a provider bill posted as CSV (date,provider,model,cost, or the
+        OpenAI/Anthropic cost export); CSV out: the variance per provider × model × day,
+        biggest gap first. Reads only."""
         month = month_period(period)
         lines = parse_provider_bill(bill)
-        result = run(lambda c, db: reconcile(c, db, month, lines, DEFAULT_TOLERANCE))
+        result = run(lambda c, db: reconcile(c, db, month, lines, tolerance, aliases))
         if format == "csv":
             return _csv(csv_text(variance_rows(result)), f"bill-variance-{month.label}")
         return jsonable(result)

@@ -22,3 +22,6 @@ class ReportSettings(BaseSettings):
     """Bearer token the API demands; ``meterline api`` makes a random one when unset."""
     report_plans_file: Path | None = None
     """Plans YAML the API's ``/invoices`` uses (the CLI takes ``--plans``)."""
+    report_aliases_file: Path | None = None
+    """YAML mapping provider/model names on provider bills to metered names, used by
+    ``reconcile`` (CLI ``--aliases``) and ``POST /v1/reconcile``; see the reports page."""

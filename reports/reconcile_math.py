@@ -8,13 +8,15 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
-from reports.csv_inputs import BillLine
+from reports.aliases import Aliases
+from reports.bill_formats import BillLine
 
 __all__ = [
     "BillComparison",
     "CustomerCost",
     "LedgerFacts",
     "Variance",
+    "bill_problems",
     "compare_bill",
     "ledger_problems",
 ]
@@ -98,9 +100,23 @@ class BillComparison(BaseModel):
     metered_total: Decimal
     """Metered cost of the bill's providers in the period."""
     tolerance: Decimal
+    """Largest absolute gap that still reconciles, applied to each line and to the total."""
     variances: tuple[Variance, ...]
     """Every provider × model × day on either side, biggest absolute gap first."""
     lines_outside_period: int
+    billed_outside_period: Decimal = Decimal(0)
+    """Cost on the bill lines dated outside the period (not in ``billed_total``)."""
+    first_day: date | None = None
+    last_day: date | None = None
+    """The dates the bill's lines span (all lines, in the period or not)."""
+
+    @property
+    def total_gap(self) -> Decimal:
+        return self.billed_total - self.metered_total
+
+    @property
+    def total_within_tolerance(self) -> bool:
+        return abs(self.total_gap) <= self.tolerance
 
     @property
     def out_of_tolerance(self) -> tuple[Variance, ...]:
@@ -141,26 +157,37 @@ def compare_bill(
     bill: Iterable[BillLine],
     period_days: tuple[date, date],
     tolerance: Decimal,
+    aliases: Aliases | None = None,
 ) -> BillComparison:
     """Variance of a provider bill against metered cost per (day, provider, model).
 
-    Only the providers named in the bill are compared (one provider's bill says nothing about
-    another's usage). Bill lines outside ``period_days`` (first, last inclusive) are counted and
-    left out; repeated bill lines for one key are summed. A gap counts as within tolerance when
-    ``|gap| <= tolerance``.
+    Provider and model names on both sides go through ``aliases`` (default: lower case, release
+    dates dropped) before they are compared. Only the providers named in the bill are compared
+    (one provider's bill says nothing about another's usage). Bill lines outside
+    ``period_days`` (first, last inclusive) are counted, summed and left out of the comparison
+    (``bill_problems`` reports them); repeated bill lines for one key are summed. A gap — of a
+    line or of the total — is within tolerance when ``|gap| <= tolerance``.
     """
+    names = aliases or Aliases()
     first, last = period_days
     lines = list(bill)
-    providers = {line.provider for line in lines}
+    providers = {names.provider(line.provider) for line in lines}
     billed: dict[BillKey, Decimal] = {}
     outside = 0
+    outside_cost = Decimal(0)
     for line in lines:
         if not first <= line.day <= last:
             outside += 1
+            outside_cost += line.cost
             continue
-        key = (line.day, line.provider, line.model)
+        key = (line.day, names.provider(line.provider), names.model(line.model))
         billed[key] = billed.get(key, Decimal(0)) + line.cost
-    metered = {k: v for k, v in metered.items() if k[1] in providers}
+    canonical: dict[BillKey, Decimal] = {}
+    for (day, provider, model), cost in metered.items():
+        key = (day, names.provider(provider), names.model(model))
+        if key[1] in providers:
+            canonical[key] = canonical.get(key, Decimal(0)) + cost
+    metered = canonical
     variances = []
     for key in set(metered) | set(billed):
         m = metered.get(key, Decimal(0))
@@ -185,4 +212,35 @@ def compare_bill(
         tolerance=tolerance,
         variances=tuple(variances),
         lines_outside_period=outside,
+        billed_outside_period=outside_cost,
+        first_day=min((line.day for line in lines), default=None),
+        last_day=max((line.day for line in lines), default=None),
     )
+
+
+def bill_problems(cmp: BillComparison, period_label: str) -> list[str]:
+    """Every reason the bill does not match the meter; empty when it does: lines dated outside
+    the period, lines and the total off by more than the tolerance, a bill with no lines."""
+    problems: list[str] = []
+    if cmp.first_day is None:
+        problems.append("the provider bill has no lines")
+    if cmp.lines_outside_period:
+        problems.append(
+            f"{cmp.lines_outside_period} bill line(s) ({cmp.billed_outside_period}) are dated "
+            f"outside {period_label} (the bill runs {cmp.first_day} to {cmp.last_day}): "
+            "wrong bill or wrong --period?"
+        )
+    off = cmp.out_of_tolerance
+    if off:
+        worst = off[0]
+        problems.append(
+            f"{len(off)} provider × model × day line(s) differ from the bill by more than "
+            f"{cmp.tolerance}; biggest: {worst.day} {worst.provider} {worst.model} "
+            f"billed {worst.billed} vs metered {worst.metered} (gap {worst.gap})"
+        )
+    if not cmp.total_within_tolerance:
+        problems.append(
+            f"bill total {cmp.billed_total} vs metered {cmp.metered_total}: gap "
+            f"{cmp.total_gap} is more than the tolerance {cmp.tolerance}"
+        )
+    return problems

@@ -7,6 +7,7 @@ import secrets
 import click
 
 from meterline.commands._reports import guarded, query_client, read_text
+from reports.aliases import parse_aliases
 from reports.config import ReportSettings
 from reports.plans import parse_plans
 
@@ -44,10 +45,15 @@ def api(ctx: click.Context, host: str | None, port: int | None) -> None:
         if settings.report_plans_file
         else None
     )
+    aliases = (
+        guarded(parse_aliases, read_text(settings.report_aliases_file, "aliases file"))
+        if settings.report_aliases_file
+        else None
+    )
     bind_host = host or settings.report_api_host
     bind_port = settings.report_api_port if port is None else port
     with query_client(ctx) as (client, database):
-        app = create_app(client, database, token, plans)
+        app = create_app(client, database, token, plans, aliases)
         click.echo(f"report API on http://{bind_host}:{bind_port} (docs: /docs)", err=True)
         if settings.report_api_token is None:
             click.echo(

@@ -15,6 +15,8 @@ from meterline.commands._reports import (
     read_text,
     run_report,
 )
+from reports.aliases import parse_aliases
+from reports.config import ReportSettings
 from reports.csv_inputs import parse_provider_bill
 from reports.periods import month_period
 from reports.reconcile import DEFAULT_TOLERANCE, Reconciliation
@@ -48,12 +50,17 @@ def _summary(rec: Reconciliation) -> str:
         f"flags                        {led.flags or '-'}",
     ]
     if rec.bill is not None:
+        bill = rec.bill
         lines += [
-            f"bill covers providers        {', '.join(rec.bill.providers) or '-'}",
-            f"provider bill total          {rec.bill.billed_total}",
-            f"metered total (bill scope)   {rec.bill.metered_total}",
-            f"bill lines outside period    {rec.bill.lines_outside_period}",
-            f"tolerance per line           {rec.bill.tolerance}",
+            f"bill covers providers        {', '.join(bill.providers) or '-'}",
+            f"bill dates                   {bill.first_day or '-'} to {bill.last_day or '-'}",
+            f"provider bill total          {bill.billed_total}   (lines in the period)",
+            f"metered total (bill scope)   {bill.metered_total}",
+            f"total gap (bill - metered)   {bill.total_gap}"
+            f"   {'within' if bill.total_within_tolerance else 'OUTSIDE'} tolerance",
+            f"bill lines outside period    {bill.lines_outside_period}"
+            + (f"   ({bill.billed_outside_period})" if bill.lines_outside_period else ""),
+            f"tolerance (line and total)   {bill.tolerance}",
         ]
     return "\n".join(lines)
 
@@ -80,24 +87,40 @@ class _Amount(click.ParamType):
     "bill_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="The provider's bill or usage export: CSV with columns date,provider,model,cost.",
+    help="The provider's bill: CSV date,provider,model,cost, or the OpenAI or Anthropic cost "
+    "export as downloaded (see docs/reports.md).",
+)
+@click.option(
+    "--aliases",
+    "aliases_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML mapping the bill's provider/model names to metered ones (default: "
+    "METERLINE_REPORT_ALIASES_FILE; dated models and capitalisation are mapped anyway).",
 )
 @click.option(
     "--tolerance",
     type=_Amount(),
     default=DEFAULT_TOLERANCE,
     show_default=True,
-    help="Largest absolute gap per provider × model × day that still reconciles.",
+    help="Largest absolute gap (bill - metered, in the bill's currency) that still reconciles, "
+    "for each provider × model × day and for the bill total.",
 )
 @format_option(["table", "json"], "table")
 @click.pass_context
 def reconcile(
-    ctx: click.Context, period: str, bill_path: Path | None, tolerance: Decimal, fmt: str
+    ctx: click.Context,
+    period: str,
+    bill_path: Path | None,
+    aliases_path: Path | None,
+    tolerance: Decimal,
+    fmt: str,
 ) -> None:
     """Reconcile a month: sum of customer costs == total metered cost (exact), with counts of
     dead letters, unpriced, unattributed and duplicate events and provider-vs-computed
     differences; with --provider-bill, the variance by provider × model × day, biggest gaps
-    first.
+    first. Bill lines dated outside the period, a line or the bill total off by more than
+    --tolerance are problems.
 
     Exits 1 when it does not reconcile, so it can gate a billing run.
     """
@@ -105,10 +128,15 @@ def reconcile(
     bill = (
         guarded(parse_provider_bill, read_text(bill_path, "provider bill")) if bill_path else None
     )
+    if aliases_path is None:
+        aliases_path = ReportSettings().report_aliases_file
+    aliases = (
+        guarded(parse_aliases, read_text(aliases_path, "aliases file")) if aliases_path else None
+    )
     rec = run_report(
         ctx,
         lambda client, db: reconcile_period(
-            client, db, month, provider_bill=bill, tolerance=tolerance
+            client, db, month, provider_bill=bill, tolerance=tolerance, aliases=aliases
         ),
     )
     if fmt == "json":

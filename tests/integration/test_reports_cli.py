@@ -149,3 +149,48 @@ def test_margin_table_calls_out_missing_revenue(invoke, tmp_path: Path) -> None:
     assert "cost but no revenue:" in res.output and "revenue but no usage: hooli" in res.output
     res = invoke("margin", "--period", "2026-11", "--revenue", str(revenue), "--format", "json")
     assert Decimal(json.loads(res.output)["total_cost"]) == TOTAL
+
+
+def _openai_export(month: str, costs: dict[tuple[str, str], str]) -> str:
+    """An OpenAI cost export as downloaded: dated model names, one row per line item."""
+    lines = ["start_time,end_time,line_item,project_id,amount_value,amount_currency"]
+    for (day, model), cost in costs.items():
+        lines.append(f'{month}-{day}T00:00:00Z,,"{model}, input",proj_1,{cost},usd')
+    return "\n".join(lines) + "\n"
+
+
+_MATCHING = {
+    ("01", "gpt-4o-2024-08-06"): "1.25",
+    ("02", "gpt-4o-2024-08-06"): "0.33",
+    ("02", "gpt-4o-mini-2024-07-18"): "0.10",
+    ("15", "gpt-4o-2024-08-06"): "0.70",
+    ("30", "gpt-4o-2024-08-06"): "0.50",
+}
+
+
+def test_reconcile_reads_the_openai_export_and_judges_period_and_total(
+    invoke, tmp_path: Path
+) -> None:
+    bill = tmp_path / "openai.csv"
+    bill.write_text(_openai_export("2026-11", _MATCHING))
+    res = invoke("reconcile", "--period", "2026-11", "--provider-bill", str(bill))
+    assert res.exit_code == 0, res.output
+    assert "RECONCILED" in res.output and "within tolerance" in res.output
+
+    # The same bill, a month early: every line is outside the period.
+    bill.write_text(_openai_export("2026-10", _MATCHING))
+    res = invoke("reconcile", "--period", "2026-11", "--provider-bill", str(bill))
+    assert res.exit_code == 1, res.output
+    assert "5 bill line(s) (2.88) are dated outside 2026-11" in res.output
+
+    # Each line 0.004 high (within the default 0.005), the total 0.0157 high: not reconciled.
+    high = {k: str(Decimal(v) + Decimal("0.004")) for k, v in _MATCHING.items()}
+    high[("02", "gpt-4o-mini-2024-07-18")] = "0.10"
+    bill.write_text(_openai_export("2026-11", high))
+    res = invoke("reconcile", "--period", "2026-11", "--provider-bill", str(bill))
+    assert res.exit_code == 1, res.output
+    assert "PROBLEM: bill total 2.896 vs metered 2.883333333333" in res.output
+    assert "line(s) differ from the bill" not in res.output
+    res = invoke("reconcile", "--period", "2026-11", "--provider-bill", str(bill),
+                 "--tolerance", "0.02")  # fmt: skip
+    assert res.exit_code == 0, res.output
