@@ -12,16 +12,19 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from schemas.budgets import BudgetAction, BudgetPolicy, BudgetScope, BudgetUnit, BudgetWindow
 from schemas.codec import encode_one
+from schemas.keys import KeyBinding
 from schemas.topics import Topics
 
 __all__ = [
     "PolicyInputError",
     "build_policy",
+    "default_action",
     "delete_policy",
     "list_policies",
     "parse_thresholds",
     "put_policies",
     "put_policy",
+    "unbound_customer_warning",
 ]
 
 
@@ -77,6 +80,28 @@ def build_policy(
         raise PolicyInputError(reasons) from exc
     except ValueError as exc:
         raise PolicyInputError(str(exc)) from exc
+
+
+def default_action(scope: str) -> str:
+    """``alert`` for tag customers (tags never block), ``block`` for everything else."""
+    alert_only = scope == BudgetScope.TAG_CUSTOMER
+    return (BudgetAction.ALERT if alert_only else BudgetAction.BLOCK).value
+
+
+def unbound_customer_warning(policy: BudgetPolicy, bindings: list[KeyBinding]) -> str | None:
+    """Why a ``customer`` budget would see no spend (no key is bound to that owner), and how to
+    fix it; ``None`` when a key is bound or the scope is not ``customer``."""
+    if policy.scope is not BudgetScope.CUSTOMER:
+        return None
+    if any(b.owner_customer == policy.subject for b in bindings):
+        return None
+    return (
+        f"warning: no API key is bound to customer {policy.subject!r}, so this budget sees no "
+        "spend yet (customer budgets follow the key's owner, not customer: tags). Bind the "
+        f"customer's key: meterline keys bind KEY_ID --team TEAM --customer {policy.subject}. "
+        "For a customer known only by customer: tags on a shared key use --scope tag_customer "
+        "(alert-only)."
+    )
 
 
 async def _send(bootstrap: str, topic: str, records: list[tuple[str, bytes | None]]) -> None:

@@ -11,9 +11,11 @@ from aiokafka.errors import KafkaError
 from meterline.budget_admin import (
     PolicyInputError,
     build_policy,
+    default_action,
     delete_policy,
     list_policies,
     put_policy,
+    unbound_customer_warning,
 )
 from producers.config import ProducerSettings
 from schemas.budgets import BudgetAction, BudgetPolicy, BudgetScope, BudgetUnit, BudgetWindow
@@ -47,7 +49,8 @@ def budgets() -> None:
 @budgets.command("set")
 @click.option(
     "--scope", type=click.Choice([s.value for s in BudgetScope]), required=True,
-    help="What the cap applies to: an api key, a team, or the customer owning the key.",
+    help="What the cap applies to: an api key, a team, the customer owning the key (customer), "
+    "or a customer: tag on shared keys (tag_customer, alert-only).",
 )  # fmt: skip
 @click.option("--subject", required=True, help="The key id, team id or customer id.")
 @click.option("--limit", "limit", required=True, help="The cap, e.g. 10 or 12.50 (exact decimal).")
@@ -63,8 +66,9 @@ def budgets() -> None:
     help="Soft alert thresholds in percent, comma-separated ('' for none); 100 % always alerts.",
 )  # fmt: skip
 @click.option(
-    "--action", type=click.Choice([a.value for a in BudgetAction]), default="block",
-    show_default=True, help="At 100 %: block the subject's keys at every gateway, or only alert.",
+    "--action", type=click.Choice([a.value for a in BudgetAction]), default=None,
+    help="At 100 %: block the subject's keys at every gateway, or only alert "
+    "[default: block; alert for tag_customer, which never blocks].",
 )  # fmt: skip
 @click.option("--id", "policy_id", default=None, help="Policy id [default: scope:subject:window].")
 def set_(
@@ -74,11 +78,16 @@ def set_(
     unit: str,
     window: str,
     thresholds: str,
-    action: str,
+    action: str | None,
     policy_id: str | None,
 ) -> None:
-    """Create or replace a budget policy."""
+    """Create or replace a budget policy.
+
+    A customer budget follows the customer that owns the key (meterline keys bind ...
+    --customer); it warns when no key is bound to that customer yet.
+    """
     bootstrap, topics = _settings()
+    action = action or default_action(scope)
     try:
         policy = build_policy(
             policy_id=policy_id or f"{scope}:{subject}:{window}",
@@ -94,6 +103,17 @@ def set_(
         raise click.UsageError(f"invalid policy: {exc}") from exc
     _run(put_policy(bootstrap, topics, policy), bootstrap)
     click.echo(f"set {policy.policy_id}: {_describe(policy)}")
+    if policy.scope is BudgetScope.CUSTOMER:
+        from meterline.key_bindings import list_bindings
+
+        try:
+            bindings = asyncio.run(list_bindings(bootstrap, topics.keys))
+        except (KafkaError, OSError, TimeoutError, LookupError) as exc:
+            click.echo(f"warning: could not read the key bindings to check: {exc}", err=True)
+            return
+        warning = unbound_customer_warning(policy, bindings)
+        if warning:
+            click.echo(warning, err=True)
 
 
 @budgets.command("list")

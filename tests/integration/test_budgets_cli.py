@@ -48,3 +48,36 @@ def test_invalid_policy_is_a_usage_error_without_traceback(tansu, topics, monkey
     )
     assert result.exit_code == 2
     assert "limit" in result.output and "Traceback" not in result.output
+
+
+def test_customer_budgets_follow_the_key_owner_and_tag_budgets_only_alert(
+    tansu, topics, monkeypatch
+) -> None:
+    monkeypatch.setenv("METERLINE_KAFKA_BOOTSTRAP", tansu.bootstrap)
+    monkeypatch.setenv("METERLINE_TOPIC_PREFIX", topics.prefix)
+    runner = CliRunner()
+    bound = runner.invoke(cli, ["keys", "bind", "key_3f9a", "--team", "t", "--customer", "acme"])
+    assert bound.exit_code == 0, bound.output
+
+    lonely = runner.invoke(
+        cli, ["budgets", "set", "--scope", "customer", "--subject", "cust-0001", "--limit", "5"]
+    )
+    assert lonely.exit_code == 0, lonely.output
+    assert "no API key is bound to customer 'cust-0001'" in lonely.output
+    assert "meterline keys bind KEY_ID --team TEAM --customer cust-0001" in lonely.output
+
+    acme = runner.invoke(
+        cli, ["budgets", "set", "--scope", "customer", "--subject", "acme", "--limit", "50"]
+    )
+    assert acme.exit_code == 0 and "warning" not in acme.output, acme.output
+
+    refused = runner.invoke(cli, ["budgets", "set", "--scope", "tag_customer", "--subject",
+                                  "cust-0001", "--limit", "5", "--action", "block"])  # fmt: skip
+    assert refused.exit_code == 2 and "alert-only" in refused.output, refused.output
+    tagged = runner.invoke(
+        cli, ["budgets", "set", "--scope", "tag_customer", "--subject", "cust-0001", "--limit", "5"]
+    )
+    assert tagged.exit_code == 0, tagged.output
+    assert "tag_customer cust-0001: 5 usd per 24h, alerts at 50,80 %, alert at 100 %" in (
+        tagged.output
+    )
