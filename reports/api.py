@@ -154,7 +154,11 @@ def create_app(
         dims = tuple(d.strip() for d in by.split(",") if d.strip())
         flt = CostFilter(customer=customer, tags=tuple(tags))
         result = run(lambda c, db: cost_report(c, db, period, by=dims, flt=flt, top=top))
-        return _csv(csv_text(cost_rows(result)), "cost") if format == "csv" else jsonable(result)
+        return (
+            _csv(csv_text(cost_rows(result, with_total=False)), "cost")
+            if format == "csv"
+            else jsonable(result)
+        )
 
     @app.get(
         "/v1/features", dependencies=auth, response_model=None, responses=_docs(FeatureUnitCost)

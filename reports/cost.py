@@ -18,11 +18,14 @@ from reports._sql import PERIOD_FILTER, QueryClient, checked_database, period_pa
 from reports.errors import ReportError
 from reports.periods import TimeRange
 from reports.unit_costs import FeatureUnitCost, unit_costs
+from schemas import UNATTRIBUTED
 
 __all__ = [
     "DIMENSIONS",
     "NO_FEATURE",
     "OTHER",
+    "OWNER_MISMATCH",
+    "SHARED_KEY",
     "CostFilter",
     "CostGroup",
     "CostReport",
@@ -30,6 +33,9 @@ __all__ = [
     "cost_report",
     "feature_report",
 ]
+
+SHARED_KEY = "(shared key)"
+"""How ``--by owner`` labels events whose key has no owner customer."""
 
 DIMENSIONS: dict[str, str] = {
     "customer": "customer",
@@ -39,8 +45,15 @@ DIMENSIONS: dict[str, str] = {
     "team": "team_id",
     "key": "api_key_id",
     "day": "toDate(occurred_at)",
+    "owner": f"if(owner_customer = '', '{SHARED_KEY}', owner_customer)",
 }
-"""``--by`` names and the column (expression) each groups by."""
+"""``--by`` names and the column (expression) each groups by. ``customer`` is the event's
+``customer:`` tag (the books); ``owner`` the customer its key is bound to (budgets)."""
+
+OWNER_MISMATCH = (
+    "owner_customer != '' AND customer != owner_customer AND customer != {unattributed:String}"
+)
+"""A call tagged for one customer on a key bound to another."""
 
 OTHER = "(other)"
 NO_FEATURE = "(none)"
@@ -97,6 +110,8 @@ class CostFilter(BaseModel):
 
     customer: str | None = None
     tags: tuple[str, ...] = ()
+    owner: str | None = None
+    """Only events whose key is bound to this owner customer."""
 
 
 class CostReport(BaseModel):
@@ -110,6 +125,9 @@ class CostReport(BaseModel):
     groups: tuple[CostGroup, ...]
     total: Usage
     other_groups: int = 0
+    owner_mismatch_events: int = 0
+    """Calls in the report tagged ``customer:X`` on a key bound to another owner customer."""
+    owner_mismatch_cost: Decimal = Decimal(0)
 
 
 def _where(period: TimeRange, flt: CostFilter) -> tuple[str, dict[str, Any]]:
@@ -118,6 +136,9 @@ def _where(period: TimeRange, flt: CostFilter) -> tuple[str, dict[str, Any]]:
     if flt.customer is not None:
         clauses.append("customer = {customer:String}")
         params["customer"] = flt.customer
+    if flt.owner is not None:
+        clauses.append("owner_customer = {owner:String}")
+        params["owner"] = flt.owner
     if flt.tags:
         clauses.append("hasAll(tags, {tags:Array(String)})")
         params["tags"] = list(flt.tags)
@@ -163,6 +184,12 @@ def cost_report(
     (total_row,) = rows(
         client, f"SELECT {_MEASURES} FROM {db}.usage_events FINAL WHERE {where}", params
     )
+    (mismatch,) = rows(
+        client,
+        f"SELECT count() AS events, sum(cost) AS cost FROM {db}.usage_events FINAL "
+        f"WHERE {where} AND {OWNER_MISMATCH}",
+        {**params, "unattributed": UNATTRIBUTED},
+    )
     groups = [
         CostGroup(group={d: _value(r[f"g{i}"]) for i, d in enumerate(dims)}, **_usage(r))
         for r in grouped
@@ -179,6 +206,8 @@ def cost_report(
         groups=tuple(groups),
         total=Usage(**_usage(total_row)),
         other_groups=other,
+        owner_mismatch_events=mismatch["events"],
+        owner_mismatch_cost=mismatch["cost"],
     )
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from reports._sql import PERIOD_FILTER, QueryClient, checked_database, period_parameters, rows
 from reports.aliases import Aliases
 from reports.bill_formats import BillLine
+from reports.cost import OWNER_MISMATCH
 from reports.periods import TimeRange
 from reports.reconcile_math import (
     BillComparison,
@@ -49,6 +50,12 @@ _TOTALS = (
            sumIf(cost - computed_cost, cost_source = {provider:String})
                AS provider_vs_computed_delta,
            countIf(cost < 0) AS negative_cost_rows,
+           countIf("""
+    + OWNER_MISMATCH
+    + """) AS owner_mismatch_events,
+           sumIf(cost, """
+    + OWNER_MISMATCH
+    + """) AS owner_mismatch_cost,
            arraySort(groupUniqArray(currency)) AS currencies,
            countIf(NOT """
     + _COST_MATCHES_SOURCE
@@ -130,6 +137,8 @@ def ledger_facts(client: QueryClient, database: str, period: TimeRange) -> Ledge
         provider_vs_computed_events=totals["provider_vs_computed_events"],
         provider_vs_computed_delta=totals["provider_vs_computed_delta"],
         flags={f["flag"]: f["n"] for f in flags},
+        owner_mismatch_events=totals["owner_mismatch_events"],
+        owner_mismatch_cost=totals["owner_mismatch_cost"],
         dead_letters=sum(d["n"] for d in dead),
         dead_letters_by_kind={d["kind"]: d["n"] for d in dead},
         currencies=tuple(c for c in totals["currencies"] if c),

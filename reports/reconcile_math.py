@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from reports.aliases import Aliases
 from reports.bill_formats import BillLine
+from reports.money_format import money_plain as _m
 
 __all__ = [
     "BillComparison",
@@ -64,6 +65,10 @@ class LedgerFacts(BaseModel):
     provider_vs_computed_delta: Decimal
     """``sum(cost - computed_cost)`` over those events."""
     flags: dict[str, int]
+    owner_mismatch_events: int = 0
+    """Calls tagged ``customer:X`` on a key bound to another owner customer: the books (tags)
+    and the budgets (owner) disagree about whose they are. Counted, not a problem."""
+    owner_mismatch_cost: Decimal = Decimal(0)
     dead_letters: int
     dead_letters_by_kind: dict[str, int]
     currencies: tuple[str, ...]
@@ -128,13 +133,13 @@ def ledger_problems(facts: LedgerFacts) -> list[str]:
     problems: list[str] = []
     if facts.customer_cost_sum != facts.total_cost:
         problems.append(
-            f"sum of customer costs {facts.customer_cost_sum} != total metered cost "
-            f"{facts.total_cost}"
+            f"sum of customer costs {_m(facts.customer_cost_sum)} != total metered cost "
+            f"{_m(facts.total_cost)}"
         )
     if facts.deduped_cost != facts.total_cost:
         problems.append(
-            f"cost deduplicated by event_id {facts.deduped_cost} != total metered cost "
-            f"{facts.total_cost}"
+            f"cost deduplicated by event_id {_m(facts.deduped_cost)} != total metered cost "
+            f"{_m(facts.total_cost)}"
         )
     if facts.conflicting_duplicates:
         problems.append(
@@ -226,7 +231,7 @@ def bill_problems(cmp: BillComparison, period_label: str) -> list[str]:
         problems.append("the provider bill has no lines")
     if cmp.lines_outside_period:
         problems.append(
-            f"{cmp.lines_outside_period} bill line(s) ({cmp.billed_outside_period}) are dated "
+            f"{cmp.lines_outside_period} bill line(s) ({_m(cmp.billed_outside_period)}) are dated "
             f"outside {period_label} (the bill runs {cmp.first_day} to {cmp.last_day}): "
             "wrong bill or wrong --period?"
         )
@@ -235,12 +240,12 @@ def bill_problems(cmp: BillComparison, period_label: str) -> list[str]:
         worst = off[0]
         problems.append(
             f"{len(off)} provider × model × day line(s) differ from the bill by more than "
-            f"{cmp.tolerance}; biggest: {worst.day} {worst.provider} {worst.model} "
-            f"billed {worst.billed} vs metered {worst.metered} (gap {worst.gap})"
+            f"{_m(cmp.tolerance)}; biggest: {worst.day} {worst.provider} {worst.model} "
+            f"billed {_m(worst.billed)} vs metered {_m(worst.metered)} (gap {_m(worst.gap)})"
         )
     if not cmp.total_within_tolerance:
         problems.append(
-            f"bill total {cmp.billed_total} vs metered {cmp.metered_total}: gap "
-            f"{cmp.total_gap} is more than the tolerance {cmp.tolerance}"
+            f"bill total {_m(cmp.billed_total)} vs metered {_m(cmp.metered_total)}: gap "
+            f"{_m(cmp.total_gap)} is more than the tolerance {_m(cmp.tolerance)}"
         )
     return problems

@@ -1,6 +1,7 @@
 """Turning report results into JSON-ready data, CSV text and plain-text tables. Pure.
 
-JSON carries money as decimal strings (exact); tables show money rounded to cents.
+JSON and CSV carry money as exact plain decimal strings (``money_plain``); tables show it as
+``money_text`` (cents, sub-cent amounts kept meaningful).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from reports.cost import CostReport
-from reports.invoice_math import Invoice, to_cents
+from reports.invoice_math import Invoice
 from reports.margin import MarginReport
+from reports.money_format import money_plain, money_text, plain_data
 from reports.reconcile import Reconciliation
 from reports.unit_costs import FeatureUnitCost
 
@@ -41,27 +43,30 @@ _TOKEN_COLUMNS = (
 
 
 def jsonable(value: BaseModel | Sequence[BaseModel]) -> Any:
-    """JSON-ready data: money as exact decimal strings, dates as ISO strings."""
+    """JSON-ready data: money as exact plain decimal strings, dates as ISO strings."""
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    return [v.model_dump(mode="json") for v in value]
+        return plain_data(value.model_dump())
+    return [plain_data(v.model_dump()) for v in value]
 
 
 def _plain(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return money_plain(value)
     return str(value)
 
 
-def cost_rows(report: CostReport) -> list[dict[str, Any]]:
-    """One row per group plus a final ``TOTAL`` row; exact values."""
+def cost_rows(report: CostReport, with_total: bool = True) -> list[dict[str, Any]]:
+    """One row per group plus (``with_total``) a final ``TOTAL`` row; exact values. CSV leaves
+    the total out, so summing a column of the file gives the total once."""
     out = []
     for g in report.groups:
         row: dict[str, Any] = dict(g.group)
         row.update(g.model_dump(exclude={"group"}))
         out.append(row)
+    if not with_total:
+        return out
     total: dict[str, Any] = dict.fromkeys(report.by, "")
     total[report.by[0]] = "TOTAL"
     total.update(report.total.model_dump())
@@ -123,7 +128,7 @@ def csv_text(rows: Sequence[dict[str, Any]]) -> str:
 
 def _cell(value: Any, money: bool) -> str:
     if isinstance(value, Decimal) and money:
-        return format(to_cents(value), "f")
+        return money_text(value)
     return _plain(value)
 
 

@@ -12,13 +12,14 @@ import click
 from meterline.commands._reports import (
     format_option,
     guarded,
+    hint_if_empty,
+    month_range,
     period_option,
     read_text,
     run_report,
 )
 from reports.invoice_math import Invoice
 from reports.invoices import build_invoices
-from reports.periods import month_period
 from reports.plans import parse_plans
 from reports.render import csv_text, invoice_rows, jsonable
 
@@ -51,14 +52,16 @@ def invoice_file_name(invoice: Invoice, ext: str) -> str:
     help="Write one file per customer into this directory instead of printing.",
 )
 @click.pass_context
-def invoice(ctx: click.Context, period: str, plans_path: Path, fmt: str, out: Path | None) -> None:
+def invoice(
+    ctx: click.Context, period: str | None, plans_path: Path, fmt: str, out: Path | None
+) -> None:
     """Invoices for a month: each customer's lines (usage at cost, markup, resale, flat fee,
     overage, minimum top-up) and total.
 
     Every line is rounded to cents once, half up (ROUND_HALF_UP); the total is the sum of the
     lines. Customers with usage but no plan are listed with a warning and a zero total.
     """
-    month = guarded(month_period, period)
+    month = month_range(period)
     plans = guarded(parse_plans, read_text(plans_path, "plans file"))
     invoices = run_report(ctx, lambda client, db: build_invoices(client, db, month, plans))
     if out is None:
@@ -79,3 +82,4 @@ def invoice(ctx: click.Context, period: str, plans_path: Path, fmt: str, out: Pa
     for inv in invoices:
         for warning in inv.warnings:
             click.echo(f"warning: {inv.customer}: {warning}", err=True)
+    hint_if_empty(ctx, month, all(inv.usage_cost == 0 for inv in invoices))

@@ -10,13 +10,14 @@ from meterline.commands._reports import (
     emit,
     format_option,
     guarded,
+    hint_if_empty,
+    month_range,
     period_option,
     read_text,
     run_report,
 )
 from reports.csv_inputs import parse_revenue
 from reports.margin_report import margin_report
-from reports.periods import month_period
 from reports.render import jsonable, margin_rows
 
 
@@ -31,14 +32,15 @@ from reports.render import jsonable, margin_rows
 )
 @format_option(["table", "csv", "json"], "table")
 @click.pass_context
-def margin(ctx: click.Context, period: str, revenue_path: Path, fmt: str) -> None:
+def margin(ctx: click.Context, period: str | None, revenue_path: Path, fmt: str) -> None:
     """Gross margin per customer for a month: revenue, cost to serve, margin and margin %,
     unprofitable accounts first. Customers with cost but no revenue, or revenue but no usage,
     are called out."""
-    month = guarded(month_period, period)
+    month = month_range(period)
     revenue = guarded(parse_revenue, read_text(revenue_path, "revenue file"))
     result = run_report(ctx, lambda client, db: margin_report(client, db, month, revenue))
     emit(fmt, jsonable(result), margin_rows(result))
+    hint_if_empty(ctx, month, result.total_cost == 0 and not result.cost_without_revenue)
     if fmt == "table":
         if result.cost_without_revenue:
             click.echo(f"\ncost but no revenue: {', '.join(result.cost_without_revenue)}")
