@@ -10,7 +10,16 @@ from decimal import Decimal, InvalidOperation
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from schemas.budgets import BudgetAction, BudgetPolicy, BudgetScope, BudgetUnit, BudgetWindow
+from meterline.budget_status import BudgetStatusRow, status_rows
+from schemas.budgets import (
+    BudgetAction,
+    BudgetAlert,
+    BudgetPolicy,
+    BudgetScope,
+    BudgetState,
+    BudgetUnit,
+    BudgetWindow,
+)
 from schemas.codec import encode_one
 from schemas.keys import KeyBinding
 from schemas.topics import Topics
@@ -24,6 +33,7 @@ __all__ = [
     "parse_thresholds",
     "put_policies",
     "put_policy",
+    "read_budget_status",
     "unbound_customer_warning",
 ]
 
@@ -131,12 +141,12 @@ async def delete_policy(bootstrap: str, topics: Topics, policy_id: str) -> None:
     await _send(bootstrap, topics.budget_policies, [(policy_id, None)])
 
 
-async def list_policies(bootstrap: str, topics: Topics) -> list[BudgetPolicy]:
-    """The current policies: the compacted topic read to its end, latest value per id."""
+async def _latest_per_key(bootstrap: str, topic: str) -> dict[str, bytes]:
+    """Partition 0 of ``topic`` read to its end: the latest value per key, tombstones removed."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
         await consumer.start()
-        tp = TopicPartition(topics.budget_policies, 0)
+        tp = TopicPartition(topic, 0)
         consumer.assign([tp])
         await consumer.seek_to_beginning(tp)
         end = (await consumer.end_offsets([tp]))[tp]
@@ -145,10 +155,26 @@ async def list_policies(bootstrap: str, topics: Topics) -> list[BudgetPolicy]:
             batches = await consumer.getmany(tp, timeout_ms=500)
             for message in batches.get(tp, []):
                 latest[(message.key or b"").decode()] = message.value
-        return [
-            BudgetPolicy.model_validate_json(value)
-            for _, value in sorted(latest.items())
-            if value is not None
-        ]
+        return {k: v for k, v in sorted(latest.items()) if v is not None}
     finally:
         await consumer.stop()
+
+
+async def list_policies(bootstrap: str, topics: Topics) -> list[BudgetPolicy]:
+    """The current policies: the compacted topic read to its end, latest value per id."""
+    latest = await _latest_per_key(bootstrap, topics.budget_policies)
+    return [BudgetPolicy.model_validate_json(value) for value in latest.values()]
+
+
+async def read_budget_status(bootstrap: str, topics: Topics) -> list[BudgetStatusRow]:
+    """Every policy with the stream's latest state and its last alert (see ``status_rows``)."""
+    policies = await list_policies(bootstrap, topics)
+    states = {
+        k: BudgetState.model_validate_json(v)
+        for k, v in (await _latest_per_key(bootstrap, topics.budget_state)).items()
+    }
+    alerts = {
+        k: BudgetAlert.model_validate_json(v)
+        for k, v in (await _latest_per_key(bootstrap, topics.budget_alerts)).items()
+    }
+    return status_rows(policies, states, alerts)

@@ -156,4 +156,7 @@ def table_text(rows: Sequence[dict[str, Any]], money_columns: Sequence[str] = ()
     return "\n".join(lines)
 
 
-MONEY_COLUMNS = ("cost", "computed_cost", "amount", "revenue", "margin", "metered", "billed", "gap")
+MONEY_COLUMNS = (
+    "cost", "computed_cost", "amount", "revenue", "margin", "metered", "billed", "gap",
+    "cost_per_1k_requests", "cost_per_1m_tokens", "unit_price", "spend", "limit",
+)  # fmt: skip

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import socket
 from collections.abc import Coroutine
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import click
@@ -15,9 +18,13 @@ from meterline.budget_admin import (
     delete_policy,
     list_policies,
     put_policy,
+    read_budget_status,
     unbound_customer_warning,
 )
+from meterline.budget_status import BudgetStatusRow
 from producers.config import ProducerSettings
+from reports.money_format import money_text
+from reports.render import jsonable, table_text
 from schemas.budgets import BudgetAction, BudgetPolicy, BudgetScope, BudgetUnit, BudgetWindow
 from schemas.topics import Topics
 
@@ -117,18 +124,59 @@ def set_(
 
 
 @budgets.command("list")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--json", "as_json", is_flag=True, help="The policies, one JSON object per line.")
 def list_(as_json: bool) -> None:
-    """Print the current policies."""
+    """Print the current policies with where each stands (as `budgets status`)."""
     bootstrap, topics = _settings()
-    policies = _run(list_policies(bootstrap, topics), bootstrap)
-    if not policies and not as_json:
-        click.echo("no budget policies")
-    for policy in policies:
-        if as_json:
+    if as_json:
+        for policy in _run(list_policies(bootstrap, topics), bootstrap):
             click.echo(policy.model_dump_json())
-        else:
-            click.echo(f"{policy.policy_id:40} {_describe(policy)}")
+        return
+    _print_status(_run(read_budget_status(bootstrap, topics), bootstrap))
+
+
+@budgets.command("status")
+@click.argument("subject", required=False)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def status(subject: str | None, as_json: bool) -> None:
+    """Spend, limit, %, state, reset time and last alert of every policy (or of the policies
+    whose subject or id is SUBJECT), most used first. State is the stream's: ok, warning
+    (a soft threshold crossed), exceeded, or "no spend yet"."""
+    bootstrap, topics = _settings()
+    rows = _run(read_budget_status(bootstrap, topics), bootstrap)
+    if subject is not None:
+        rows = [r for r in rows if subject in (r.subject, r.policy_id)]
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(jsonable(row)))
+        return
+    _print_status(rows)
+
+
+def _amount(value: Decimal, unit: str) -> str:
+    return money_text(value) if unit == BudgetUnit.USD else format(value.normalize(), "f")
+
+
+def _print_status(rows: list[BudgetStatusRow]) -> None:
+    if not rows:
+        click.echo("no budget policies (add one: meterline budgets set --help)")
+        return
+    table = [
+        {
+            "policy": r.policy_id,
+            "subject": f"{r.scope} {r.subject}",
+            "window": r.window,
+            "action": r.action,
+            "spend": _amount(r.spend, r.unit),
+            "limit": f"{_amount(r.limit, r.unit)} {r.unit}",
+            "used": f"{r.percent} %",
+            "state": r.state,
+            "resets_at": r.resets_at.strftime("%Y-%m-%d %H:%M UTC") if r.resets_at else "-",
+            "last_alert": r.last_alert or "-",
+        }
+        for r in rows
+    ]
+    click.echo(table_text(table))
 
 
 @budgets.command("delete")
@@ -176,23 +224,74 @@ def notify() -> None:
     click.echo(f"stopped: {notifier.sent} alerts delivered in {notifier.attempts} attempts")
 
 
+UNREACHABLE_EXIT = 4
+"""``budgets check`` exit status when the broker cannot be reached (0 allowed, 3 blocked)."""
+
+
+def _reachable(bootstrap: str, timeout: float) -> bool:
+    """Whether any bootstrap server accepts a TCP connection within ``timeout`` seconds."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
 @budgets.command("check")
 @click.argument("api_key_id")
 def check(api_key_id: str) -> None:
-    """Ask a BudgetGuard (as a gateway would) whether API_KEY_ID may make a call now.
+    """Ask a BudgetGuard (as a gateway would) whether API_KEY_ID may make a call now, and show
+    the budgets over the key, its team and its owner customer.
 
-    Exits 0 when allowed, 3 when blocked.
+    Exits 0 when allowed, 3 when blocked, 4 when the broker cannot be reached within
+    METERLINE_GUARD_START_TIMEOUT_S (the answer would then be a guess).
     """
     from producers.config import GuardSettings
     from producers.guard_sync import SyncBudgetGuard
 
-    with SyncBudgetGuard(GuardSettings()) as guard:
+    settings = GuardSettings()
+    unreachable = (
+        f"cannot reach the broker at {settings.kafka_bootstrap}: budget state unknown (a "
+        f"gateway would answer by its fail mode, {settings.guard_fail_mode}). Is `meterline up` "
+        "running?"
+    )
+    if not _reachable(settings.kafka_bootstrap, min(2.0, settings.guard_start_timeout_s)):
+        click.echo(unreachable, err=True)
+        raise SystemExit(UNREACHABLE_EXIT)
+    with SyncBudgetGuard(settings) as guard:
         if not guard.available:
-            click.echo("warning: budget state unavailable; answering by the fail mode", err=True)
+            click.echo(unreachable, err=True)
+            raise SystemExit(UNREACHABLE_EXIT)
         decision = guard.check(api_key_id)
     if decision.allowed:
         click.echo(f"allowed {api_key_id}")
+    else:
+        until = f" until {decision.blocked_until.isoformat()}" if decision.blocked_until else ""
+        click.echo(f"blocked {api_key_id}{until}: {decision.reason}")
+    _print_key_budgets(api_key_id, settings.kafka_bootstrap, Topics(settings.topic_prefix))
+    if not decision.allowed:
+        raise SystemExit(3)
+
+
+def _print_key_budgets(api_key_id: str, bootstrap: str, topics: Topics) -> None:
+    from meterline.key_bindings import list_bindings
+
+    try:
+        bindings = asyncio.run(list_bindings(bootstrap, topics.keys))
+        rows = asyncio.run(read_budget_status(bootstrap, topics))
+    except (KafkaError, OSError, TimeoutError, LookupError) as exc:
+        click.echo(f"(budget status unavailable: {exc})", err=True)
         return
-    until = f" until {decision.blocked_until.isoformat()}" if decision.blocked_until else ""
-    click.echo(f"blocked {api_key_id}{until}: {decision.reason}")
-    raise SystemExit(3)
+    binding = next((b for b in bindings if b.api_key_id == api_key_id), None)
+    subjects = {(BudgetScope.KEY.value, api_key_id)}
+    if binding is not None:
+        subjects |= {(BudgetScope.TEAM.value, binding.team_id),
+                     (BudgetScope.CUSTOMER.value, binding.owner_customer)}  # fmt: skip
+    mine = [r for r in rows if (r.scope, r.subject) in subjects]
+    if mine:
+        _print_status(mine)
+    else:
+        click.echo(f"no budget covers {api_key_id}, its team or its owner customer")

@@ -81,3 +81,33 @@ def test_customer_budgets_follow_the_key_owner_and_tag_budgets_only_alert(
     assert "tag_customer cust-0001: 5 usd per 24h, alerts at 50,80 %, alert at 100 %" in (
         tagged.output
     )
+
+
+def test_check_without_a_broker_says_so_with_its_own_exit_status(monkeypatch) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("METERLINE_KAFKA_BOOTSTRAP", f"127.0.0.1:{port}")
+    res = CliRunner().invoke(cli, ["budgets", "check", "key_3f9a"])
+    assert res.exit_code == 4, res.output
+    assert f"cannot reach the broker at 127.0.0.1:{port}" in res.output
+    assert "allowed" not in res.output
+
+
+def test_list_and_status_show_where_each_budget_stands(tansu, topics, monkeypatch) -> None:
+    monkeypatch.setenv("METERLINE_KAFKA_BOOTSTRAP", tansu.bootstrap)
+    monkeypatch.setenv("METERLINE_TOPIC_PREFIX", topics.prefix)
+    runner = CliRunner()
+    runner.invoke(cli, ["budgets", "set", "--scope", "key", "--subject", "k1", "--limit", "3"])
+    listed = runner.invoke(cli, ["budgets", "list"])
+    assert listed.exit_code == 0, listed.output
+    header = listed.stdout.splitlines()[0].split()
+    assert header == ["policy", "subject", "window", "action", "spend", "limit", "used",
+                      "state", "resets_at", "last_alert"]  # fmt: skip
+    assert "key:k1:24h" in listed.stdout and "no spend yet" in listed.stdout
+    status = runner.invoke(cli, ["budgets", "status", "k1", "--json"])
+    row = json.loads(status.stdout)
+    assert (row["spend"], row["limit"], row["percent"], row["state"]) == (
+        "0.00", "3.00", "0.00", "no spend yet")  # fmt: skip

@@ -150,4 +150,27 @@ def test_a_tag_customer_on_a_shared_key_alerts_but_never_blocks(tansu, topics, t
             ("cust-0001", 100, Decimal("7")),
         ]
         assert guard.check("shared")["allowed"]
+        status = _cli_status(bootstrap, topics.prefix, "cust-0001")
+    assert (status["spend"], status["limit"], status["percent"]) == ("7.00", "5.00", "140.00")
+    assert (status["state"], status["action"]) == ("exceeded", "alert")
+    assert status["last_alert"].startswith("100 % at ") and status["resets_at"]
     assert "Traceback" not in (tmp_path / "worker.log").read_text()
+
+
+def _cli_status(bootstrap: str, prefix: str, subject: str) -> dict:
+    """``meterline budgets status SUBJECT --json`` once the stream's state shows the spend."""
+    import json
+
+    from click.testing import CliRunner
+
+    from meterline.cli import cli
+
+    env = {"METERLINE_KAFKA_BOOTSTRAP": bootstrap, "METERLINE_TOPIC_PREFIX": prefix}
+
+    def current() -> dict | None:
+        res = CliRunner().invoke(cli, ["budgets", "status", subject, "--json"], env=env)
+        assert res.exit_code == 0, res.output
+        (row,) = [json.loads(line) for line in res.stdout.splitlines()]
+        return row if row["spend"] == "7.00" else None
+
+    return wait_for(current)
