@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from reports._sql import QueryClient, QueryResult
 from reports.aliases import Aliases
@@ -110,8 +111,10 @@ def create_app(
     token: str,
     plans: PlansFile | None = None,
     aliases: Aliases | None = None,
+    budget_status: Callable[[], Sequence[BaseModel]] | None = None,
 ) -> FastAPI:
-    """The API app. ``token`` must be non-empty: with no token there is no data."""
+    """The API app. ``token`` must be non-empty: with no token there is no data.
+    ``budget_status`` answers ``/v1/budgets`` (it reads the broker, which reports do not)."""
     if not token:
         raise ValueError("the report API needs a bearer token")
     store = _SerialClient(client)
@@ -177,6 +180,14 @@ def create_app(
         if format == "csv":
             return _csv(csv_text(feature_rows(result)), "features")
         return jsonable(result)
+
+    @app.get("/v1/budgets", dependencies=auth, response_model=None)
+    def budgets() -> Any:
+        """Every budget policy with its spend, limit, percent used, state, reset time and last
+        alert, most used first."""
+        if budget_status is None:
+            raise HTTPException(status_code=409, detail="no broker configured for budget status")
+        return jsonable(list(budget_status()))
 
     @app.get("/v1/invoices", dependencies=auth, response_model=None, responses=_docs(Invoice))
     def invoices(period: Period, format: Format = "json") -> Any:

@@ -163,3 +163,26 @@ def test_served_by_the_cli_on_localhost(tmp_path) -> None:  # type: ignore[no-un
             proc.kill()
             proc.wait()
         log.close()
+
+
+def test_budgets_route_shows_where_each_budget_stands(
+    chdb_client, ch_database, tansu, topics, monkeypatch
+) -> None:
+    import asyncio
+
+    from meterline.budget_admin import build_policy, put_policy
+    from meterline.commands.api import budget_status_reader
+
+    monkeypatch.setenv("METERLINE_KAFKA_BOOTSTRAP", tansu.bootstrap)
+    monkeypatch.setenv("METERLINE_TOPIC_PREFIX", topics.prefix)
+    policy = build_policy(policy_id="acme-cap", scope="customer", subject="acme", limit="50")
+    asyncio.run(put_policy(tansu.bootstrap, topics, policy))
+    app = create_app(chdb_client, ch_database, TOKEN, budget_status=budget_status_reader())
+    client = TestClient(app)
+    assert client.get("/v1/budgets").status_code == 401
+    (row,) = client.get("/v1/budgets", headers=AUTH).json()
+    assert (row["policy_id"], row["spend"], row["limit"], row["percent"], row["state"]) == (
+        "acme-cap", "0.00", "50.00", "0.00", "no spend yet")  # fmt: skip
+    assert {"resets_at", "last_alert", "action", "window"} <= set(row)
+    no_broker = TestClient(create_app(chdb_client, ch_database, TOKEN))
+    assert no_broker.get("/v1/budgets", headers=AUTH).status_code == 409
