@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from reports._sql import PERIOD_FILTER, QueryClient, checked_database, period_parameters, rows
 from reports.invoice_math import Invoice, ModelUsage, build_invoice
 from reports.periods import TimeRange
 from reports.plans import PlansFile
 
-__all__ = ["build_invoices", "usage_by_customer_model"]
+__all__ = ["build_invoices", "revenue_from_invoices", "usage_by_customer_model"]
 
 
 def usage_by_customer_model(
@@ -46,3 +48,8 @@ def build_invoices(
     usage = usage_by_customer_model(client, database, period)
     customers = sorted(set(usage) | set(plans.customers))
     return [build_invoice(c, period.label, usage.get(c, []), plans) for c in customers]
+
+
+def revenue_from_invoices(invoices: list[Invoice]) -> dict[str, Decimal]:
+    """Revenue per customer as invoiced (customers without a plan have none)."""
+    return {inv.customer: inv.total for inv in invoices if inv.plan is not None}

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from reports.cost import CostReport
+from reports.invoice_document import CustomerInvoice
 from reports.invoice_math import Invoice
 from reports.margin import MarginReport
 from reports.money_format import money_plain, money_text, plain_data
@@ -25,6 +26,7 @@ __all__ = [
     "MONEY_COLUMNS",
     "cost_rows",
     "csv_text",
+    "document_rows",
     "feature_rows",
     "invoice_rows",
     "jsonable",
@@ -95,6 +97,18 @@ def invoice_rows(invoices: Sequence[Invoice]) -> list[dict[str, Any]]:
              "currency": inv.currency}
         )  # fmt: skip
     return out
+
+
+def document_rows(docs: Sequence[CustomerInvoice]) -> list[dict[str, Any]]:
+    """One row per line of each customer invoice, as sent (no cost, no markup)."""
+    return [
+        {"number": d.number, "customer": d.customer, "period": d.period,
+         "issue_date": d.issue_date, "due_date": d.due_date, "description": line.description,
+         "quantity": line.quantity, "unit": line.unit, "unit_price": line.unit_price,
+         "amount": line.amount, "currency": d.currency}
+        for d in docs
+        for line in d.lines
+    ]  # fmt: skip
 
 
 def margin_rows(report: MarginReport) -> list[dict[str, Any]]:

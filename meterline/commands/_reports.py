@@ -61,6 +61,19 @@ def hint_if_empty(ctx: click.Context, period: TimeRange, empty: bool) -> None:
         click.echo(empty_period_hint(period, run_report(ctx, stored_coverage)), err=True)
 
 
+def plans_file(given: Path | None) -> Path:
+    """``--plans``, else ``METERLINE_REPORT_PLANS_FILE``; a usage error when neither is set."""
+    from reports.config import ReportSettings
+
+    path = given or ReportSettings().report_plans_file
+    if path is None:
+        raise click.UsageError(
+            "no plans file: give --plans FILE or set METERLINE_REPORT_PLANS_FILE "
+            "(see docs/reports.md for the format)"
+        )
+    return path
+
+
 def read_text(path: Path, what: str) -> str:
     try:
         return path.read_text(encoding="utf-8")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import secrets
 import signal
 import threading
+from pathlib import Path
 
 import click
 
@@ -13,7 +14,14 @@ from stream.config import StreamSettings
 
 
 @click.command()
-def up() -> None:
+@click.option(
+    "--plans",
+    "plans_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Plans YAML for the API's /v1/invoices [default: METERLINE_REPORT_PLANS_FILE].",
+)
+def up(plans_path: Path | None) -> None:
     """Run the local stack in the foreground until Ctrl-C.
 
     Starts a Tansu broker on METERLINE_KAFKA_BOOTSTRAP when nothing answers there (a 127.0.0.1
@@ -44,6 +52,9 @@ def up() -> None:
         say=click.echo,
         api_port=report_settings.report_api_port,
         api_token=token,
+        extra_env=(
+            {"METERLINE_REPORT_PLANS_FILE": str(plans_path.resolve())} if plans_path else {}
+        ),
     )
     done = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -92,7 +92,7 @@ def test_invoice_writes_one_file_per_customer(invoke, tmp_path: Path) -> None:
     plans.write_text("plans: {payg: {kind: markup, markup_percent: 10}}\ncustomers: {acme: payg}\n")
     out = tmp_path / "inv"
     res = invoke("invoice", "--period", "2026-11", "--plans", str(plans), "--format", "json",
-                 "--out", str(out))  # fmt: skip
+                 "--view", "internal", "--out", str(out))  # fmt: skip
     assert res.exit_code == 0, res.output
     files = sorted(p.name for p in out.iterdir())
     assert len(files) == len(BY_CUSTOMER)
@@ -104,7 +104,8 @@ def test_invoice_writes_one_file_per_customer(invoke, tmp_path: Path) -> None:
     assert Decimal(acme["total"]) == Decimal("3.58")
     assert "warning: globex: no plan assigned" in res.output
 
-    res = invoke("invoice", "--period", "2026-11", "--plans", str(plans), "--format", "csv")
+    res = invoke("invoice", "--period", "2026-11", "--plans", str(plans), "--format", "csv",
+                 "--view", "internal")  # fmt: skip
     rows = list(csv.DictReader(io.StringIO(res.stdout)))
     assert {r["customer"] for r in rows} == set(BY_CUSTOMER)
     assert [r["amount"] for r in rows if r["customer"] == "acme" and r["line"] == "total"] == [
@@ -247,3 +248,84 @@ def test_reports_default_to_this_month_and_say_where_the_data_is(invoke) -> None
     assert res.exit_code == 2 and "either --period or --from/--to" in res.output
     res = invoke("report", "cost", "--from", "2026-11-01", "--to", "2026-11-30", "--format", "csv")
     assert res.stderr == ""
+
+
+_PLANS = """
+issuer: Meterline Demo Ltd
+payment_terms_days: 14
+plans:
+  payg: {kind: markup, markup_percent: 30}
+  pro: {kind: flat, monthly_fee: 500, included_cost: 1, overage_markup_percent: 20, minimum: 600}
+customers: {acme: payg, globex: pro}
+"""
+
+
+def test_the_customer_invoice_is_something_to_send(invoke, tmp_path: Path) -> None:
+    plans = tmp_path / "plans.yaml"
+    plans.write_text(_PLANS)
+    res = invoke("invoice", "--period", "2026-11", "--plans", str(plans), "--format", "json")
+    assert res.exit_code == 0, res.output
+    docs = {d["customer"]: d for d in json.loads(res.stdout)}
+    assert set(docs) == {"acme", "globex"}  # the unplanned get a warning, not an invoice
+    acme = docs["acme"]
+    assert acme["number"].startswith("INV-202611-") and len(acme["number"]) == 19
+    assert (acme["issue_date"], acme["due_date"]) == ("2026-12-01", "2026-12-15")
+    # Markup inside the price: one line per model, never "cost" or "markup".
+    text = json.dumps(acme).lower()
+    assert "markup" not in text and "at cost" not in text and "usage_cost" not in text
+    assert [(line["description"].split(":")[0], line["unit"]) for line in acme["lines"]] == [
+        ("claude-sonnet", "1M tokens"), ("gpt-4o", "1M tokens")]  # fmt: skip
+    assert sum(Decimal(line["amount"]) for line in acme["lines"]) == Decimal(acme["total"])
+    assert Decimal(acme["total"]) == Decimal("4.23")  # 3.25 at cost + 30 % → 3.25 + 0.98
+    for line in acme["lines"]:
+        product = Decimal(line["quantity"]) * Decimal(line["unit_price"])
+        assert abs(product - Decimal(line["amount"])) < Decimal("0.01")
+    assert [(line["description"], line["quantity"], line["unit_price"])
+            for line in docs["globex"]["lines"]] == [
+        ("monthly plan pro", "1.00", "500.00"),
+        ("top-up to the monthly minimum", "1.00", "100.00"),
+    ]  # fmt: skip
+    # Stable: the same run again gives the same numbers; the internal view keeps the cost.
+    again = json.loads(invoke("invoice", "--period", "2026-11", "--plans", str(plans),
+                              "--format", "json").stdout)  # fmt: skip
+    assert [d["number"] for d in again] == [docs["acme"]["number"], docs["globex"]["number"]]
+    internal = json.loads(invoke("invoice", "--period", "2026-11", "--plans", str(plans),
+                                 "--format", "json", "--view", "internal").stdout)  # fmt: skip
+    acme_internal = next(i for i in internal if i["customer"] == "acme")
+    assert acme_internal["number"] == acme["number"]
+    assert [line["kind"] for line in acme_internal["lines"]] == ["usage_at_cost", "markup"]
+    assert Decimal(acme_internal["total"]) == Decimal(acme["total"])
+
+    res = invoke("invoice", "--period", "2026-11", "--plans", str(plans), "--customer", "acme",
+                 "--format", "html")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    page = res.stdout
+    assert page.startswith("<!doctype html>") and f"Invoice {acme['number']}" in page
+    assert "Meterline Demo Ltd" in page and "Due date" in page and "2026-12-15" in page
+    assert "4.23 USD" in page and "markup" not in page.lower()
+    res = invoke("invoice", "--period", "2026-11", "--plans", str(plans), "--format", "html")
+    assert res.exit_code == 2 and "--customer" in res.output
+    out = tmp_path / "html"
+    res = invoke("invoice", "--period", "2026-11", "--plans", str(plans), "--format", "html",
+                 "--out", str(out))  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == [
+        "invoice-2026-11-acme.html", "invoice-2026-11-globex.html"]  # fmt: skip
+
+
+def test_margin_takes_its_revenue_from_the_invoices(invoke, tmp_path: Path, monkeypatch) -> None:
+    plans = tmp_path / "plans.yaml"
+    plans.write_text(_PLANS)
+    res = invoke("margin", "--period", "2026-11", "--plans", str(plans), "--format", "json")
+    assert res.exit_code == 0, res.output
+    rows = {r["customer"]: r for r in json.loads(res.stdout)["rows"]}
+    assert (Decimal(rows["acme"]["revenue"]), Decimal(rows["acme"]["cost"])) == (
+        Decimal("4.23"), Decimal("3.250000000001"))  # fmt: skip
+    assert Decimal(rows["globex"]["revenue"]) == Decimal(600)
+    monkeypatch.setenv("METERLINE_REPORT_PLANS_FILE", str(plans))
+    res = invoke("margin", "--period", "2026-11", "--revenue", "invoices")
+    assert res.exit_code == 0 and "acme" in res.stdout, res.output
+    monkeypatch.delenv("METERLINE_REPORT_PLANS_FILE")
+    res = invoke("margin", "--period", "2026-11")
+    assert res.exit_code == 2 and "METERLINE_REPORT_PLANS_FILE" in res.output
+    res = invoke("margin", "--period", "2026-11", "--revenue", "nope.csv")
+    assert res.exit_code == 2 and "neither 'invoices' nor a CSV file" in res.output
