@@ -16,8 +16,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
@@ -26,8 +26,10 @@ from reports.aliases import Aliases
 from reports.cost import DIMENSIONS, CostFilter, CostReport, cost_report, feature_report
 from reports.csv_inputs import parse_provider_bill, parse_revenue
 from reports.errors import QueryFailedError, ReportError
+from reports.invoice_document import customer_invoice
+from reports.invoice_html import invoice_html
 from reports.invoice_math import Invoice
-from reports.invoices import build_invoices
+from reports.invoices import build_invoices, revenue_from_invoices
 from reports.margin import MarginReport
 from reports.margin_report import margin_report
 from reports.periods import date_range, month_period
@@ -36,6 +38,7 @@ from reports.reconcile import DEFAULT_TOLERANCE, Reconciliation, reconcile
 from reports.render import (
     cost_rows,
     csv_text,
+    document_rows,
     feature_rows,
     invoice_rows,
     jsonable,
@@ -43,6 +46,7 @@ from reports.render import (
     variance_rows,
 )
 from reports.unit_costs import FeatureUnitCost
+from reports.uploads import CSV_REQUEST_BODY, csv_upload
 
 __all__ = ["create_app"]
 
@@ -53,7 +57,7 @@ From = Annotated[date, Query(alias="from", description="first day, UTC")]
 To = Annotated[date, Query(alias="to", description="last day, included")]
 Customer = Annotated[str | None, Query(description="only this customer (exact)")]
 Tags = Annotated[list[str], Query(alias="tag", description="k:v; repeat, all must match")]
-CsvBody = Annotated[str, Body(media_type="text/csv")]
+CsvBody = Annotated[str, Depends(csv_upload)]
 
 
 class _SerialClient:
@@ -189,17 +193,54 @@ def create_app(
             raise HTTPException(status_code=409, detail="no broker configured for budget status")
         return jsonable(list(budget_status()))
 
-    @app.get("/v1/invoices", dependencies=auth, response_model=None, responses=_docs(Invoice))
-    def invoices(period: Period, format: Format = "json") -> Any:
-        """One invoice per customer under the configured plans file."""
+    def _plans() -> PlansFile:
         if plans is None:
             raise HTTPException(
                 status_code=409, detail="no plans file configured (METERLINE_REPORT_PLANS_FILE)"
             )
+        return plans
+
+    @app.get("/v1/invoices", dependencies=auth, response_model=None, responses=_docs(Invoice))
+    def invoices(
+        period: Period,
+        format: Annotated[Literal["json", "csv", "html"], Query()] = "json",
+        view: Annotated[
+            Literal["internal", "customer"],
+            Query(description="internal: cost and markup; customer: the invoice to send"),
+        ] = "internal",
+        customer: Customer = None,
+    ) -> Any:
+        """One invoice per customer under the configured plans file; ``format=html`` with
+        ``customer=`` is the printable invoice."""
+        chosen = _plans()
         month = month_period(period)
-        result = run(lambda c, db: build_invoices(c, db, month, plans))
+        result = run(lambda c, db: build_invoices(c, db, month, chosen))
+        if customer is not None:
+            result = [i for i in result if i.customer == customer]
+        docs = [customer_invoice(i, month, chosen) for i in result if i.plan is not None]
+        if format == "html":
+            if customer is None or len(docs) != 1:
+                raise HTTPException(
+                    status_code=400, detail="format=html needs customer= (one planned customer)"
+                )
+            return HTMLResponse(invoice_html(docs[0]))
         if format == "csv":
-            return _csv(csv_text(invoice_rows(result)), f"invoices-{month.label}")
+            rows = invoice_rows(result) if view == "internal" else document_rows(docs)
+            return _csv(csv_text(rows), f"invoices-{month.label}")
+        return jsonable(result) if view == "internal" else jsonable(docs)
+
+    @app.get("/v1/margin", dependencies=auth, response_model=None, responses=_docs(MarginReport))
+    def margin_from_invoices(period: Period, format: Format = "json") -> Any:
+        """Margin per customer with the month's invoices (configured plans) as revenue."""
+        chosen = _plans()
+        month = month_period(period)
+        result = run(
+            lambda c, db: margin_report(
+                c, db, month, revenue_from_invoices(build_invoices(c, db, month, chosen))
+            )
+        )
+        if format == "csv":
+            return _csv(csv_text(margin_rows(result)), f"margin-{month.label}")
         return jsonable(result)
 
     @app.get(
@@ -216,7 +257,11 @@ def create_app(
         return jsonable(result)
 
     @app.post(
-        "/v1/reconcile", dependencies=auth, response_model=None, responses=_docs(Reconciliation)
+        "/v1/reconcile",
+        dependencies=auth,
+        response_model=None,
+        responses=_docs(Reconciliation),
+        openapi_extra=CSV_REQUEST_BODY,
     )
     def reconcile_bill(
         period: Period,
@@ -236,7 +281,13 @@ def create_app(
             return _csv(csv_text(variance_rows(result)), f"bill-variance-{month.label}")
         return jsonable(result)
 
-    @app.post("/v1/margin", dependencies=auth, response_model=None, responses=_docs(MarginReport))
+    @app.post(
+        "/v1/margin",
+        dependencies=auth,
+        response_model=None,
+        responses=_docs(MarginReport),
+        openapi_extra=CSV_REQUEST_BODY,
+    )
     def margin(period: Period, revenue: CsvBody, format: Format = "json") -> Any:
         """Margin per customer from revenue posted as CSV (customer,revenue). Reads only."""
         month = month_period(period)

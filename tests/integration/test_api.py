@@ -186,3 +186,29 @@ def test_budgets_route_shows_where_each_budget_stands(
     assert {"resets_at", "last_alert", "action", "window"} <= set(row)
     no_broker = TestClient(create_app(chdb_client, ch_database, TOKEN))
     assert no_broker.get("/v1/budgets", headers=AUTH).status_code == 409
+
+
+def test_multipart_uploads_html_invoice_and_margin_from_invoices(api: TestClient) -> None:
+    bill = b"date,provider,model,cost\n2026-11-02,openai,gpt-4o,0.84\n"
+    res = api.post("/v1/reconcile", params={"period": "2026-11"}, headers=AUTH,
+                   files={"file": ("bill.csv", bill, "text/csv")})  # fmt: skip
+    assert res.status_code == 200, res.text
+    assert res.json()["bill"]["providers"] == ["openai"] and res.json()["reconciled"] is False
+    revenue = ("revenue.csv", b"customer,revenue\nacme,2\n", "text/csv")
+    res = api.post("/v1/margin", params={"period": "2026-11"}, headers=AUTH,
+                   files={"file": revenue})  # fmt: skip
+    assert res.status_code == 200, res.text
+    assert res.json()["rows"][0]["customer"] == "acme"
+    res = api.post("/v1/margin", params={"period": "2026-11"}, headers=AUTH,
+                   data={"note": "no file"}, files={})  # fmt: skip
+    assert res.status_code in (400, 422)
+
+    res = api.get("/v1/invoices", params={"period": "2026-11", "view": "customer"}, headers=AUTH)
+    (acme,) = res.json()
+    assert acme["number"].startswith("INV-202611-") and "markup" not in res.text.lower()
+    page = api.get("/v1/invoices", headers=AUTH,
+                   params={"period": "2026-11", "format": "html", "customer": "acme"})  # fmt: skip
+    assert page.headers["content-type"].startswith("text/html")
+    assert acme["number"] in page.text and "3.58 USD" in page.text
+    margin = api.get("/v1/margin", params={"period": "2026-11"}, headers=AUTH).json()
+    assert {r["customer"]: r["revenue"] for r in margin["rows"]}["acme"] == "3.58"
