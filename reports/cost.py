@@ -23,9 +23,9 @@ from schemas import UNATTRIBUTED
 __all__ = [
     "DIMENSIONS",
     "NO_FEATURE",
+    "NO_OWNER",
     "OTHER",
     "OWNER_MISMATCH",
-    "SHARED_KEY",
     "CostFilter",
     "CostGroup",
     "CostReport",
@@ -34,8 +34,8 @@ __all__ = [
     "feature_report",
 ]
 
-SHARED_KEY = "(shared key)"
-"""How ``--by owner`` labels events whose key has no owner customer."""
+NO_OWNER = "(no owner)"
+"""How ``--by owner`` labels events whose key is bound to no customer (shared or unbound)."""
 
 DIMENSIONS: dict[str, str] = {
     "customer": "customer",
@@ -45,7 +45,7 @@ DIMENSIONS: dict[str, str] = {
     "team": "team_id",
     "key": "api_key_id",
     "day": "toDate(occurred_at)",
-    "owner": f"if(owner_customer = '', '{SHARED_KEY}', owner_customer)",
+    "owner": f"if(owner_customer = '', '{NO_OWNER}', owner_customer)",
 }
 """``--by`` names and the column (expression) each groups by. ``customer`` is the event's
 ``customer:`` tag (the books); ``owner`` the customer its key is bound to (budgets)."""

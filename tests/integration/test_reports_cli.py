@@ -222,7 +222,7 @@ def test_reports_by_key_owner_and_calls_tagged_for_another_customer(
     data = json.loads(res.stdout)
     assert {g["group"]["owner"]: Decimal(g["cost"]) for g in data["groups"]} == {
         "acme": Decimal(10),
-        "(shared key)": TOTAL,
+        "(no owner)": TOTAL,
     }
     assert (data["owner_mismatch_events"], Decimal(data["owner_mismatch_cost"])) == (2, 8)
     res = invoke("report", "cost", "--period", "2026-11", "--owner", "acme", "--by", "customer")
