@@ -91,6 +91,7 @@ bench: $(DEV_STAMP)
 	$(VENV)/bin/meterline bench stream --json
 	$(VENV)/bin/meterline bench sink --json
 	$(VENV)/bin/meterline bench alerts --json
+	$(VENV)/bin/meterline bench enforce --json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache site

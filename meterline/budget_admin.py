@@ -60,6 +60,7 @@ def build_policy(
     window: str = "24h",
     thresholds: str = "50,80",
     action: str = "block",
+    max_call_cost: str | None = None,
     now: datetime | None = None,
 ) -> BudgetPolicy:
     """A validated ``BudgetPolicy``; raises ``PolicyInputError`` with a readable reason."""
@@ -72,6 +73,10 @@ def build_policy(
             f"limit must be a decimal number like 10 or 12.50: {limit!r}"
         ) from exc
     try:
+        per_call = None if max_call_cost is None else Decimal(max_call_cost)
+    except InvalidOperation as exc:
+        raise PolicyInputError(f"max call cost must be a decimal: {max_call_cost!r}") from exc
+    try:
         return BudgetPolicy(
             policy_id=policy_id,
             scope=BudgetScope(scope),
@@ -81,6 +86,7 @@ def build_policy(
             window=BudgetWindow(window),
             thresholds=parse_thresholds(thresholds),
             action=BudgetAction(action),
+            max_call_cost=per_call,
             updated_at=now or datetime.now(UTC),
         )
     except ValidationError as exc:

@@ -37,6 +37,8 @@ class BudgetStatusRow(BaseModel):
     resets_at: datetime | None
     last_alert: str
     """``80 % at 2026-11-03T10:12:00+00:00``, or empty."""
+    max_call_cost: Decimal | None = None
+    """What a gateway reserves per call against a block cap (the policy's, when set)."""
 
 
 def status_rows(
@@ -71,6 +73,7 @@ def status_rows(
                     if alert is not None
                     else ""
                 ),
+                max_call_cost=policy.max_call_cost,
             )
         )
     out.sort(key=lambda r: (-r.percent, r.policy_id))

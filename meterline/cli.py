@@ -4,6 +4,7 @@ only assembles them."""
 from __future__ import annotations
 
 import logging
+import os
 
 import click
 
@@ -15,6 +16,7 @@ from meterline.commands.db import db
 from meterline.commands.demo import demo
 from meterline.commands.invoice import invoice
 from meterline.commands.keys import keys
+from meterline.commands.limits import limits
 from meterline.commands.margin import margin
 from meterline.commands.prices import prices
 from meterline.commands.reconcile import reconcile
@@ -62,10 +64,14 @@ cli.add_command(keys)
 cli.add_command(prices)
 cli.add_command(stream)
 cli.add_command(budgets)
+cli.add_command(limits)
 cli.add_command(simulate)
 
 
 def main() -> None:
+    # Stores, spools and exports hold billing data: files this process (and the stack it
+    # starts) creates are the user's only.
+    os.umask(0o077)
     cli(prog_name="meterline")
 
 

@@ -22,6 +22,10 @@ class InvalidBinding(ValueError):
 
 
 def make_binding(api_key_id: str, team_id: str, owner_customer: str, now: datetime) -> KeyBinding:
+    """A binding of a key to a (non-empty) team and an optional owner customer; raises
+    ``InvalidBinding`` naming the field otherwise."""
+    if not team_id:
+        raise InvalidBinding("team_id: must not be empty")
     try:
         return KeyBinding(
             api_key_id=api_key_id, team_id=team_id, owner_customer=owner_customer, updated_at=now

@@ -29,7 +29,9 @@ class Spool:
         self._seq = 0
 
     def open(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        # Spooled events name customers and keys: owner only, whatever the umask.
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.directory.chmod(0o700)
         lock = open(self.directory / ".lock", "ab")  # noqa: SIM115 - held until close()
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

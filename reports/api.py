@@ -9,6 +9,8 @@ exact decimal strings).
 
 from __future__ import annotations
 
+import logging
+import re
 import secrets
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -23,9 +25,10 @@ from pydantic import BaseModel
 
 from reports._sql import QueryClient, QueryResult
 from reports.aliases import Aliases
+from reports.api_guard import RequestGuard
 from reports.cost import DIMENSIONS, CostFilter, CostReport, cost_report, feature_report
 from reports.csv_inputs import parse_provider_bill, parse_revenue
-from reports.errors import QueryFailedError, ReportError
+from reports.errors import InputFileError, QueryFailedError, ReportError
 from reports.invoice_document import customer_invoice
 from reports.invoice_html import invoice_html
 from reports.invoice_math import Invoice
@@ -57,7 +60,20 @@ From = Annotated[date, Query(alias="from", description="first day, UTC")]
 To = Annotated[date, Query(alias="to", description="last day, included")]
 Customer = Annotated[str | None, Query(description="only this customer (exact)")]
 Tags = Annotated[list[str], Query(alias="tag", description="k:v; repeat, all must match")]
-CsvBody = Annotated[str, Depends(csv_upload)]
+CsvBody = Annotated[bytes, Depends(csv_upload)]
+Top = Annotated[int | None, Query(ge=1, le=1_000_000)]
+
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+_ERROR_NAME = re.compile(r"\(([A-Z][A-Z0-9_]+)\)")
+
+log = logging.getLogger(__name__)
+
+
+def _text(body: bytes, what: str) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{what} is not UTF-8 text (byte {exc.start})") from None
 
 
 class _SerialClient:
@@ -114,10 +130,12 @@ def create_app(
     database: str,
     token: str,
     plans: PlansFile | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     aliases: Aliases | None = None,
     budget_status: Callable[[], Sequence[BaseModel]] | None = None,
 ) -> FastAPI:
-    """The API app. ``token`` must be non-empty: with no token there is no data.
+    """The API app. ``token`` must be non-empty: with no token there is no data. Data routes
+    check the token before reading a body, and refuse bodies over ``max_body_bytes`` (413).
     ``budget_status`` answers ``/v1/budgets`` (it reads the broker, which reports do not)."""
     if not token:
         raise ValueError("the report API needs a bearer token")
@@ -130,10 +148,20 @@ def create_app(
         description="Per-customer LLM cost, invoices, reconciliation and margin (read-only).",
     )
 
+    app.add_middleware(RequestGuard, token=token, max_body_bytes=max_body_bytes)
+
     @app.exception_handler(ReportError)
     async def _report_error(_: Request, exc: ReportError) -> JSONResponse:
-        status = 503 if isinstance(exc, QueryFailedError) else 400
-        return JSONResponse(status_code=status, content={"detail": str(exc)})
+        if isinstance(exc, QueryFailedError):
+            # The engine's text names paths and internals: it goes to the log, not the caller.
+            log.error("report query failed: %s", exc.__cause__ or exc)
+            name = _ERROR_NAME.search(str(exc.__cause__ or exc))
+            detail = (
+                f"the report query on database {database} failed"
+                f"{f' ({name.group(1)})' if name else ''}; the API log has the details"
+            )
+            return JSONResponse(status_code=503, content={"detail": detail})
+        return JSONResponse(status_code=400, content={"detail": str(exc)})
 
     def run(report: Callable[[QueryClient, str], T]) -> T:
         return report(store, database)
@@ -153,7 +181,7 @@ def create_app(
         ),
         customer: Customer = None,
         tags: Tags = [],  # noqa: B006 - FastAPI copies query defaults
-        top: Annotated[int | None, Query(ge=1)] = None,
+        top: Top = None,
         format: Format = "json",
     ) -> Any:
         """Cost, computed cost, requests and tokens per group; the groups sum to ``total``."""
@@ -275,7 +303,7 @@ def create_app(
         OpenAI/Anthropic cost export); CSV out: the variance per provider × model × day,
         biggest gap first. Reads only."""
         month = month_period(period)
-        lines = parse_provider_bill(bill)
+        lines = parse_provider_bill(_text(bill, "the provider bill"))
         result = run(lambda c, db: reconcile(c, db, month, lines, tolerance, aliases))
         if format == "csv":
             return _csv(csv_text(variance_rows(result)), f"bill-variance-{month.label}")
@@ -291,7 +319,7 @@ def create_app(
     def margin(period: Period, revenue: CsvBody, format: Format = "json") -> Any:
         """Margin per customer from revenue posted as CSV (customer,revenue). Reads only."""
         month = month_period(period)
-        rev = parse_revenue(revenue)
+        rev = parse_revenue(_text(revenue, "the revenue file"))
         result = run(lambda c, db: margin_report(c, db, month, rev))
         if format == "csv":
             return _csv(csv_text(margin_rows(result)), f"margin-{month.label}")

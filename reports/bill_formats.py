@@ -27,6 +27,7 @@ from decimal import Decimal, InvalidOperation
 
 from pydantic import BaseModel, ConfigDict
 
+from reports.amounts import MAX_DIGITS, MAX_SCALE, out_of_range
 from reports.errors import InputFileError
 
 __all__ = ["BillLine", "parse_provider_bill"]
@@ -63,6 +64,11 @@ def _decimal(value: str, line: int) -> Decimal:
         ) from None
     if not amount.is_finite():
         raise InputFileError(f"provider bill line {line}: {value!r} is not a finite amount")
+    if out_of_range(amount):
+        raise InputFileError(
+            f"provider bill line {line}: {value[:40]!r} is out of range (at most "
+            f"{MAX_DIGITS} digits before the point and {MAX_SCALE} after)"
+        )
     return amount
 
 
@@ -107,7 +113,7 @@ def _anthropic(row: Row, line: int) -> BillLine:
     if "cost_usd" in row:
         cost = _decimal(_cell(row, "cost_usd"), line)
     else:
-        cost = _decimal(_cell(row, "amount"), line) / 100
+        cost = _decimal(_cell(row, "amount"), line).scaleb(-2)
     return BillLine(
         day=_day(_cell(row, "usage_date_utc", "starting_at", "date"), line),
         provider="anthropic",

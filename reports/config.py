@@ -20,6 +20,8 @@ class ReportSettings(BaseSettings):
     """Port of the report API."""
     report_api_token: SecretStr | None = None
     """Bearer token the API demands; ``meterline api`` makes a random one when unset."""
+    report_api_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    """Largest request body (a posted bill or revenue CSV) the API reads; larger is a 413."""
     report_plans_file: Path | None = None
     """Plans YAML the API's ``/invoices`` uses (the CLI takes ``--plans``)."""
     report_aliases_file: Path | None = None

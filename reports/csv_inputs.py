@@ -7,10 +7,12 @@ import csv
 import io
 from decimal import Decimal, InvalidOperation
 
+from reports.amounts import MAX_DIGITS, MAX_SCALE, out_of_range
 from reports.bill_formats import BillLine, parse_provider_bill
 from reports.errors import InputFileError
 
-__all__ = ["BillLine", "parse_provider_bill", "parse_revenue"]
+__all__ = ["MAX_DIGITS", "MAX_SCALE", "BillLine", "parse_provider_bill", "parse_revenue"]
+
 
 
 def _reader(text: str, required: tuple[str, ...], what: str) -> csv.DictReader[str]:
@@ -33,6 +35,12 @@ def _decimal(value: str | None, line: int, what: str) -> Decimal:
         raise InputFileError(f"{what} line {line}: {value!r} is not a decimal amount") from None
     if not amount.is_finite():
         raise InputFileError(f"{what} line {line}: {value!r} is not a finite amount")
+    if out_of_range(amount):
+        shown = (value or "").strip()[:40]
+        raise InputFileError(
+            f"{what} line {line}: {shown!r} is out of range (at most "
+            f"{MAX_DIGITS} digits before the point and {MAX_SCALE} after)"
+        )
     return amount
 
 

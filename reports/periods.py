@@ -8,7 +8,19 @@ from datetime import UTC, date, datetime, timedelta
 
 from reports.errors import InvalidPeriodError
 
-__all__ = ["TimeRange", "date_range", "month_period", "resolve_month", "resolve_range"]
+__all__ = [
+    "FIRST_DAY",
+    "LAST_DAY",
+    "TimeRange",
+    "date_range",
+    "month_period",
+    "resolve_month",
+    "resolve_range",
+]
+
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(2299, 12, 30)
+"""Days a report can cover: the stored timestamps (``DateTime64``) end on 2299-12-31."""
 
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -28,8 +40,12 @@ def month_period(period: str) -> TimeRange:
     if not match:
         raise InvalidPeriodError(f"period {period!r} must look like YYYY-MM, e.g. 2026-11")
     year, month = int(match.group(1)), int(match.group(2))
-    if not 1 <= month <= 12 or year < 1970:
+    if not 1 <= month <= 12:
         raise InvalidPeriodError(f"period {period!r} is not a calendar month")
+    if not FIRST_DAY.year <= year <= LAST_DAY.year or (year, month) == (LAST_DAY.year, 12):
+        raise InvalidPeriodError(
+            f"period {period!r} is out of range: months from {FIRST_DAY:%Y-%m} to 2299-11"
+        )
     start = datetime(year, month, 1, tzinfo=UTC)
     end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
     return TimeRange(start, end, f"{year:04d}-{month:02d}")
@@ -39,6 +55,9 @@ def date_range(first: date, last: date) -> TimeRange:
     """Whole UTC days ``first`` through ``last``, both included."""
     if last < first:
         raise InvalidPeriodError(f"--to {last} is before --from {first}")
+    for day in (first, last):
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise InvalidPeriodError(f"{day} is out of range: days from {FIRST_DAY} to {LAST_DAY}")
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
     return TimeRange(start, end, f"{first.isoformat()}..{last.isoformat()}")

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from reports.cost import CostReport
+from reports.csv_cells import safe_cell
 from reports.invoice_document import CustomerInvoice
 from reports.invoice_math import Invoice
 from reports.margin import MarginReport
@@ -129,14 +130,16 @@ def variance_rows(rec: Reconciliation) -> list[dict[str, Any]]:
 
 
 def csv_text(rows: Sequence[dict[str, Any]]) -> str:
-    """CSV with a header from the first row's keys; exact decimals."""
+    """CSV with a header from the first row's keys; exact decimals; no cell a spreadsheet
+    would run as a formula (see :mod:`reports.csv_cells`)."""
     if not rows:
         return ""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
+    columns = list(rows[0])
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([safe_cell(c) for c in columns])
     for row in rows:
-        writer.writerow({k: _plain(v) for k, v in row.items()})
+        writer.writerow([safe_cell(_plain(row.get(c))) for c in columns])
     return buf.getvalue()
 
 

@@ -27,15 +27,8 @@ CSV_REQUEST_BODY: dict[str, Any] = {
 """OpenAPI description of what ``csv_upload`` accepts (for ``openapi_extra``)."""
 
 
-def _text(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise HTTPException(status_code=400, detail="the CSV must be UTF-8 text") from None
-
-
-async def csv_upload(request: Request) -> str:
-    """The CSV text of the request: the first file of a multipart form, else the body."""
+async def csv_upload(request: Request) -> bytes:
+    """The CSV bytes of the request: the first file of a multipart form, else the body."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await request.form()
         files = [v for v in form.values() if isinstance(v, UploadFile)]
@@ -43,5 +36,5 @@ async def csv_upload(request: Request) -> str:
             raise HTTPException(
                 status_code=400, detail="the multipart form has no file (curl -F file=@bill.csv)"
             )
-        return _text(await files[0].read())
-    return _text(await request.body())
+        return await files[0].read()
+    return await request.body()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from schemas._types import MAX_ID_LEN, Identifier, UtcDatetime
+from schemas._types import Identifier, OptionalIdentifier, UtcDatetime
 
 __all__ = ["KeyBinding"]
 
@@ -14,11 +14,13 @@ class KeyBinding(BaseModel):
 
     A tombstone (null value) unbinds the key. ``owner_customer`` is the customer a dedicated key
     belongs to; a shared key leaves it empty and relies on ``customer:`` tags for the books.
+    Team and customer follow the key-id grammar (no spaces or control characters), the same
+    one a budget's subject follows.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     api_key_id: Identifier
-    team_id: str = Field(default="", max_length=MAX_ID_LEN)
-    owner_customer: str = Field(default="", max_length=MAX_ID_LEN)
+    team_id: OptionalIdentifier = ""
+    owner_customer: OptionalIdentifier = ""
     updated_at: UtcDatetime

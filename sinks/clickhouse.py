@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from clickhouse_connect import get_client
 from clickhouse_connect.driver.client import Client
@@ -19,14 +21,15 @@ def embedded_path(url: str) -> Path:
     return Path(url[len("chdb://") :]).resolve()
 
 
-def connect(url: str) -> Client:
+def connect(url: str, settings: Mapping[str, Any] | None = None) -> Client:
     """A clickhouse-connect ``Client`` for ``url``; the chDB backend comes with the ``local``
     extra. A relative ``chdb://DIR`` is resolved against the working directory (the DSN parser
-    would otherwise read ``chdb://a/b`` as host ``a``, database ``b``)."""
+    would otherwise read ``chdb://a/b`` as host ``a``, database ``b``). ``settings`` are the
+    session's, applied in order (on chDB each client is an engine handle of its own)."""
     if url.startswith("chdb://"):
         import chdb  # noqa: F401 - registers the chdb:// backend with clickhouse-connect
 
         path = embedded_path(url)
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
         url = f"chdb://{path}"
-    return get_client(dsn=url)
+    return get_client(dsn=url, settings=dict(settings) if settings else None)

@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["SinkSettings", "WebhookSettings"]
+__all__ = ["QueryLimits", "SinkSettings", "WebhookSettings"]
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """What one ad-hoc query may spend; see :mod:`sinks.readonly`."""
+
+    timeout_s: float = 30.0
+    max_result_rows: int = 1_000_000
+    max_result_bytes: int = 256 * 1024 * 1024
+    max_memory_bytes: int = 2 * 1024 * 1024 * 1024
+    max_threads: int = 2
+    concurrency: int = 4
+
+    def session_settings(self) -> dict[str, Any]:
+        """Settings of a guest session; ``readonly`` is last: once set, it locks the rest."""
+        return {
+            "max_execution_time": self.timeout_s,
+            "timeout_overflow_mode": "throw",
+            "max_result_rows": self.max_result_rows,
+            "max_result_bytes": self.max_result_bytes,
+            "result_overflow_mode": "throw",
+            "max_memory_usage": self.max_memory_bytes,
+            "max_threads": self.max_threads,
+            "readonly": 1,
+        }
 
 
 class SinkSettings(BaseSettings):
@@ -39,6 +66,18 @@ class SinkSettings(BaseSettings):
     file). Server mode: the endpoint only runs when this is set."""
     sink_query_token: SecretStr | None = None
     """Bearer token of the query endpoint; a random one per start when unset."""
+    query_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    """Time limit of one ad-hoc query (``meterline sql``, the query endpoint, reports)."""
+    query_max_result_rows: int = Field(default=1_000_000, ge=1)
+    """Rows one query may return; more is an error, not a truncated answer."""
+    query_max_result_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
+    """Bytes one query may return."""
+    query_max_memory_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1)
+    """Memory one query may use in the engine."""
+    query_max_threads: int = Field(default=2, ge=1)
+    """Engine threads one query may use (ingestion keeps the rest)."""
+    query_concurrency: int = Field(default=4, ge=1)
+    """Queries that run at once; a further one waits up to the time limit, then is refused."""
 
     @field_validator("clickhouse_url")
     @classmethod
@@ -49,6 +88,16 @@ class SinkSettings(BaseSettings):
                 "METERLINE_CLICKHOUSE_URL must start with chdb://, http:// or https://"
             )
         return value
+
+    def query_limits(self) -> QueryLimits:
+        return QueryLimits(
+            timeout_s=self.query_timeout_s,
+            max_result_rows=self.query_max_result_rows,
+            max_result_bytes=self.query_max_result_bytes,
+            max_memory_bytes=self.query_max_memory_bytes,
+            max_threads=self.query_max_threads,
+            concurrency=self.query_concurrency,
+        )
 
     @property
     def url(self) -> str:
@@ -71,7 +120,7 @@ class WebhookSettings(BaseSettings):
     webhook_url: str = ""
     """Where each alert is POSTed; the notifier refuses to start without one."""
     webhook_secret: SecretStr = SecretStr("")
-    """HMAC-SHA256 key of the ``X-Meterline-Signature`` header; required."""
+    """HMAC-SHA256 key of ``X-Meterline-Signature`` (over timestamp and body); required."""
     webhook_state_path: Path = Path(".meterline/webhook/delivered.sqlite")
     """Durable record of delivered alert ids (so no id is delivered twice)."""
     webhook_group_id: str = "meterline-webhook"

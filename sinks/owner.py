@@ -12,7 +12,14 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["OWNER_FILE", "OwnerInfo", "read_owner", "remove_owner", "write_owner"]
+__all__ = [
+    "OWNER_FILE",
+    "OwnerInfo",
+    "make_private",
+    "read_owner",
+    "remove_owner",
+    "write_owner",
+]
 
 OWNER_FILE = "meterline-owner.json"
 
@@ -34,8 +41,22 @@ class OwnerInfo:
         return True
 
 
+def make_private(data_dir: Path) -> None:
+    """Make ``data_dir`` and everything in it the owner's only (directories 0700, files 0600):
+    the store is readable by whoever can read its files, token or not. The owner also runs
+    with umask 077, so what the engine creates later is private too."""
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    data_dir.chmod(0o700)
+    for folder, dirs, files in os.walk(data_dir):
+        for names, mode in ((dirs, 0o700), (files, 0o600)):
+            for name in names:
+                path = os.path.join(folder, name)
+                if not os.path.islink(path):  # a link's target is not the store's to change
+                    os.chmod(path, mode)
+
+
 def write_owner(data_dir: Path, info: OwnerInfo) -> Path:
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = data_dir / OWNER_FILE
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -68,12 +68,16 @@ class RemoteQueryClient:
     ) -> RemoteResult:
         if parameters is not None and not isinstance(parameters, Mapping):
             raise QueryError("the query endpoint takes named parameters ({name:Type}) only")
+        if settings:
+            raise QueryRefused(
+                "query settings are not accepted: time, row and memory limits are fixed by the "
+                f"server (got {', '.join(sorted(settings))})"
+            )
         body = {
             "sql": sql,
             "parameters": {k: wire.encode(v) for k, v in parameters.items()}
             if parameters
             else None,
-            "settings": dict(settings) if settings else None,
         }
         try:
             response = self._http.post("/query", json=body)
@@ -119,12 +123,13 @@ def open_query_client(settings: SinkSettings) -> QueryClient:
     * ``chdb://DIR`` with no owner: the store opened directly in this process (which then
       holds DIR until it exits).
 
-    Every query runs with ``readonly = 1``. Raises ``StoreNotReachable`` when an owner runs but
-    its endpoint does not answer.
+    Every query runs as a guest (see :mod:`sinks.readonly`). Raises ``StoreNotReachable``
+    when an owner runs but its endpoint does not answer.
     """
     data_dir = settings.embedded_dir
+    db, limits = settings.clickhouse_database, settings.query_limits()
     if data_dir is None:
-        return ReadOnlyClient(connect(settings.url))
+        return ReadOnlyClient(settings.url, db, limits)
     owner = read_owner(data_dir)
     if owner is not None and owner.alive():
         client = RemoteQueryClient(owner.url, owner.token)
@@ -135,4 +140,4 @@ def open_query_client(settings: SinkSettings) -> QueryClient:
                 f"{owner.url} does not answer; is it still starting?"
             )
         return client
-    return ReadOnlyClient(connect(settings.url))
+    return ReadOnlyClient(settings.url, db, limits, anchor=connect(settings.url))

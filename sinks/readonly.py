@@ -1,104 +1,63 @@
-"""Read-only SQL: the statement check and the one call every query path goes through.
+"""Ad-hoc SQL as a guest: the one place every read-only query path runs a statement.
 
-Two fences: the statement must be a single SELECT-like statement (checked here, before the
-database sees it), and it runs with ClickHouse's ``readonly = 1`` setting, which refuses any
-write or DDL and any settings change inside the query.
+For each query, in this order:
+
+1. a fresh session of its own is opened (never the ingestion session; a chDB client is one
+   engine handle with its own settings) with the time, row, byte, memory and thread limits,
+   and ``readonly = 1`` set last, which locks every setting for the rest of the session;
+2. the engine parses the text (``parseQueryToJSON``, which never runs it) and
+   :mod:`sinks.sql_policy` judges the tree; a refused statement never reaches the engine;
+3. the engine's canonical formatting of that tree runs, and the session is closed.
+
+Whatever the query does (time out, fail, be refused) dies with its session, so it cannot
+leave settings behind for ingestion or the next query.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 from collections.abc import Mapping
 from typing import Any
 
-from sinks.clickhouse import Client
+from sinks.clickhouse import Client, connect
+from sinks.config import QueryLimits
 from sinks.errors import QueryError, QueryRefused
+from sinks.sql_policy import check_ast, describe_target
 
-__all__ = ["READ_ONLY_KEYWORDS", "ReadOnlyClient", "check_read_only", "run_read_only"]
+__all__ = ["ReadOnlyClient", "engine_message"]
 
-READ_ONLY_KEYWORDS = frozenset({"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "EXISTS"})
-
-_WORD = re.compile(r"[A-Za-z]+")
-
-
-def _strip_comments_and_literals(sql: str) -> str:
-    """``sql`` with comments removed and quoted text blanked, so ``;`` and keywords inside
-    strings or identifiers do not count."""
-    out: list[str] = []
-    i, n = 0, len(sql)
-    while i < n:
-        ch = sql[i]
-        if sql.startswith("--", i) or ch == "#":
-            end = sql.find("\n", i)
-            i = n if end < 0 else end
-            continue
-        if sql.startswith("/*", i):
-            end = sql.find("*/", i + 2)
-            i = n if end < 0 else end + 2
-            out.append(" ")
-            continue
-        if ch in "'\"`":
-            j = i + 1
-            while j < n and sql[j] != ch:
-                j += 2 if sql[j] == "\\" else 1
-            out.append(" x ")
-            i = j + 1
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
+_PARSE = "SELECT parseQueryToJSON({q:String}) AS ast, formatQuery({q:String}) AS canonical"
+_SCOPE = re.compile(r":? In scope SELECT parseQueryToJSON.*$", re.DOTALL)
+_VERSION = re.compile(r"\s*\(version [^)]*\)")
 
 
-def check_read_only(sql: str) -> str:
-    """The statement without a trailing ``;`` if it is one read-only statement; else
-    ``QueryRefused`` saying why."""
-    bare = _strip_comments_and_literals(sql).strip()
-    while bare.endswith(";"):
-        bare = bare[:-1].rstrip()
-    if not bare:
-        raise QueryRefused("empty query")
-    if ";" in bare:
-        raise QueryRefused("one statement per query")
-    first = _WORD.match(bare.lstrip("( \n\t"))
-    keyword = first.group(0).upper() if first else ""
-    if keyword not in READ_ONLY_KEYWORDS:
-        allowed = ", ".join(sorted(READ_ONLY_KEYWORDS))
-        raise QueryRefused(f"only read-only statements run here ({allowed}); got {keyword!r}")
-    stripped = sql.rstrip()
-    while stripped.endswith(";"):
-        stripped = stripped[:-1].rstrip()
-    return stripped
-
-
-def run_read_only(
-    client: Client,
-    sql: str,
-    parameters: Mapping[str, Any] | None = None,
-    settings: Mapping[str, Any] | None = None,
-) -> Any:
-    """clickhouse-connect's ``QueryResult`` of ``sql`` run with ``readonly = 1``.
-
-    Raises ``QueryRefused`` for anything but one read-only statement and ``QueryError`` with
-    the database's message when the query fails.
-    """
-    statement = check_read_only(sql)
-    # readonly goes last: settings the caller passes are applied before it locks the session.
-    merged = {**(settings or {}), "readonly": 1}
-    try:
-        return client.query(statement, parameters=dict(parameters or {}), settings=merged)
-    except Exception as exc:
-        raise QueryError(str(exc).strip() or type(exc).__name__) from exc
+def engine_message(exc: BaseException) -> str:
+    """The database's message without its stack trace, version trailer or our wrapper."""
+    text = str(exc).strip() or type(exc).__name__
+    text = _SCOPE.sub("", text.splitlines()[0] if text else text)
+    return _VERSION.sub("", text).strip()[:2000]
 
 
 class ReadOnlyClient:
-    """A direct clickhouse-connect client that only runs read-only queries.
+    """Runs one guest statement at a time per call, each in its own session on ``url``.
 
-    ``query(sql, parameters=None, settings=None)`` returns clickhouse-connect's ``QueryResult``
-    (``.column_names``, ``.result_rows``, …).
+    ``query(sql, parameters=None, settings=None)`` returns clickhouse-connect's
+    ``QueryResult``. Raises ``QueryRefused`` for a statement the rules do not allow (and for
+    any caller-supplied ``settings``) and ``QueryError`` with the database's message when the
+    query fails or hits a limit. At most ``limits.concurrency`` queries run at once.
     """
 
-    def __init__(self, client: Client) -> None:
-        self._client = client
+    def __init__(
+        self, url: str, database: str, limits: QueryLimits, anchor: Client | None = None
+    ) -> None:
+        self._url = url
+        self._database = database
+        self._limits = limits
+        self._slots = threading.BoundedSemaphore(limits.concurrency)
+        # Keeps an embedded engine open between queries; never runs a guest query.
+        self._anchor = anchor
 
     def query(
         self,
@@ -106,7 +65,52 @@ class ReadOnlyClient:
         parameters: Mapping[str, Any] | None = None,
         settings: Mapping[str, Any] | None = None,
     ) -> Any:
-        return run_read_only(self._client, sql, parameters, settings)
+        if settings:
+            raise QueryRefused(
+                "query settings are not accepted: time, row and memory limits are fixed by the "
+                f"server (got {', '.join(sorted(settings))})"
+            )
+        if not self._slots.acquire(timeout=self._limits.timeout_s):
+            raise QueryError(f"busy: {self._limits.concurrency} queries are already running")
+        try:
+            session = self._open_session()
+            try:
+                statement = self._prepare(session, sql, dict(parameters or {}))
+                try:
+                    return session.query(statement, parameters=dict(parameters or {}) or None)
+                except Exception as exc:
+                    raise QueryError(engine_message(exc)) from exc
+            finally:
+                session.close()
+        finally:
+            self._slots.release()
+
+    def _open_session(self) -> Client:
+        try:
+            return connect(self._url, settings=self._limits.session_settings())
+        except Exception as exc:
+            raise QueryError(f"cannot open a query session: {engine_message(exc)}") from exc
+
+    def _prepare(self, session: Client, sql: str, parameters: dict[str, Any]) -> str:
+        """The statement to run: checked, then canonical; ``QueryRefused`` otherwise."""
+        target = describe_target(sql, self._database)
+        if target is not None:
+            database, table = target
+            return f"DESCRIBE TABLE `{database}`.`{table}`"
+        try:
+            ast_text, canonical = session.query(_PARSE, parameters={"q": sql}).first_row
+        except Exception as exc:
+            raise QueryRefused(f"not one valid statement: {engine_message(exc)}") from exc
+        try:
+            ast = json.loads(ast_text)
+        except RecursionError as exc:
+            raise QueryRefused("the query is nested too deeply") from exc
+        verdict = check_ast(ast, self._database)
+        if parameters and not verdict.parameters:
+            raise QueryRefused("parameters are bound only to {name:Type} placeholders")
+        return str(canonical)
 
     def close(self) -> None:
-        self._client.close()
+        if self._anchor is not None:
+            self._anchor.close()
+            self._anchor = None

@@ -4,9 +4,11 @@ Runs uvicorn in its own thread (so it never competes with the writer's event loo
 handling) on a socket bound by the caller. Every route but ``/health`` needs
 ``Authorization: Bearer <token>``.
 
-``POST /query`` takes ``{"sql": str, "parameters": wire, "settings": {…}}`` and answers
+``POST /query`` takes ``{"sql": str, "parameters": wire}`` and answers
 ``{"column_names": [...], "rows": wire}`` (see :mod:`sinks.wire`), or 400 with
-``{"error": kind, "message": str}`` where kind is ``refused`` or ``query``.
+``{"error": kind, "message": str}`` where kind is ``refused`` or ``query``. Each query runs as
+a guest (:mod:`sinks.readonly`): its own session, never the writer's; ``settings`` in the body
+are refused.
 """
 
 from __future__ import annotations
@@ -19,16 +21,20 @@ from collections.abc import Callable
 from typing import Any
 
 import uvicorn
-from fastapi import Depends, FastAPI, Header, HTTPException
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from sinks import wire
-from sinks.clickhouse import Client
 from sinks.errors import QueryError, QueryRefused
-from sinks.readonly import run_read_only
+from sinks.readonly import ReadOnlyClient
 
 __all__ = ["QueryServer", "bind_socket", "build_app"]
+
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+"""Largest ``/query`` body read (a query and its parameters)."""
 
 
 class QueryRequest(BaseModel):
@@ -37,7 +43,7 @@ class QueryRequest(BaseModel):
     settings: dict[str, Any] | None = None
 
 
-def build_app(client: Client, token: str, stats: Callable[[], dict]) -> FastAPI:
+def build_app(queries: ReadOnlyClient, token: str, stats: Callable[[], dict]) -> FastAPI:
     app = FastAPI(title="meterline sink", docs_url=None, redoc_url=None, openapi_url=None)
 
     def authorized(authorization: str = Header(default="")) -> None:
@@ -54,10 +60,27 @@ def build_app(client: Client, token: str, stats: Callable[[], dict]) -> FastAPI:
         return stats()
 
     @app.post("/query", dependencies=[Depends(authorized)])
-    def query(request: QueryRequest) -> JSONResponse:
+    async def query(raw: Request) -> JSONResponse:
+        # The token was checked by the dependency before this reads a byte of the body,
+        # and the body is read only up to MAX_BODY_BYTES.
+        declared = raw.headers.get("content-length", "")
+        if declared and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+            return _too_large()
+        body = bytearray()
+        async for chunk in raw.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return _too_large()
+        try:
+            request = QueryRequest.model_validate_json(bytes(body))
+        except ValidationError as exc:
+            return JSONResponse({"error": "request", "message": str(exc)[:2000]}, 422)
+        return await run_in_threadpool(_run, request)
+
+    def _run(request: QueryRequest) -> JSONResponse:
         try:
             parameters = {k: wire.decode(v) for k, v in (request.parameters or {}).items()}
-            result = run_read_only(client, request.sql, parameters, request.settings)
+            result = queries.query(request.sql, parameters, request.settings)
             body = {
                 "column_names": list(result.column_names),
                 "rows": [wire.encode(list(row)) for row in result.result_rows],
@@ -69,6 +92,11 @@ def build_app(client: Client, token: str, stats: Callable[[], dict]) -> FastAPI:
         return JSONResponse(body)
 
     return app
+
+
+def _too_large() -> JSONResponse:
+    message = f"request body larger than {MAX_BODY_BYTES} bytes"
+    return JSONResponse({"error": "request", "message": message}, status_code=413)
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -16,7 +16,8 @@ from sinks.clickhouse import connect
 from sinks.config import SinkSettings
 from sinks.errors import StoreNotReachable
 from sinks.migrations import migrate
-from sinks.owner import OwnerInfo, remove_owner, write_owner
+from sinks.owner import OwnerInfo, make_private, remove_owner, write_owner
+from sinks.readonly import ReadOnlyClient
 from sinks.server import QueryServer, bind_socket, build_app
 from sinks.store import ClickHouseStore, RetryPolicy
 from sinks.writer import SinkWriter
@@ -35,12 +36,15 @@ async def run_sink(settings: SinkSettings, stop: asyncio.Event | None = None) ->
     stop = stop or _stop_on_signals()
     tune_gc(settings.sink_batch_rows)
     db = settings.clickhouse_database
+    data_dir = settings.embedded_dir
+    if data_dir is not None:
+        os.umask(0o077)  # the engine's files: the owner's only
+        make_private(data_dir)
     try:
         client = connect(settings.url)
     except Exception as exc:
         raise StoreNotReachable(f"cannot open the store: {exc}") from exc
     server: QueryServer | None = None
-    data_dir = settings.embedded_dir
     try:
         applied = migrate(client, db)
         if applied:
@@ -57,7 +61,9 @@ async def run_sink(settings: SinkSettings, stop: asyncio.Event | None = None) ->
                 if settings.sink_query_token
                 else secrets.token_urlsafe(24)
             )
-            app = build_app(client, token, lambda: writer.stats.snapshot(writer.clock()))
+            # Queries get sessions of their own on the same store, never the writer's client.
+            queries = ReadOnlyClient(settings.url, db, settings.query_limits())
+            app = build_app(queries, token, lambda: writer.stats.snapshot(writer.clock()))
             sock = bind_socket(settings.sink_query_host, settings.sink_query_port)
             server = QueryServer(app, sock).start()
             if data_dir is not None:

@@ -57,8 +57,10 @@ class SinkProcess:
         batch_rows: int = 10_000,
         batch_seconds: float = 0.5,
         extra_env: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.cwd = cwd
         self.log_path = log_path or self.data_dir.parent / f"{self.data_dir.name}-sink.log"
         self.env = {
             **os.environ,
@@ -93,6 +95,7 @@ class SinkProcess:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=self.env,
+                cwd=self.cwd,
                 start_new_session=True,
             )
         deadline = time.monotonic() + timeout

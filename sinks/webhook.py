@@ -1,8 +1,10 @@
 """Budget alert webhook: POST every alert once, signed, retried until the endpoint takes it.
 
 Each alert on ``meterline.budgets.alerts`` is POSTed as its JSON (``BudgetAlert``) with headers
-``X-Meterline-Signature: sha256=<hex HMAC-SHA256 of the body under the shared secret>`` and
-``X-Meterline-Alert-Id``. Order per alert, written down where it happens in ``_handle``:
+``X-Meterline-Timestamp``, ``X-Meterline-Signature`` (HMAC-SHA256 of timestamp and body under
+the shared secret; receivers check it and the timestamp's freshness with
+:func:`sinks.webhook_signature.verify`) and ``X-Meterline-Alert-Id``. Order per alert,
+written down where it happens in ``_handle``:
 
 1. skip it when its id is in the durable delivered log (a replay, or the same alert re-emitted
    by the stream after a crash);
@@ -19,10 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,9 +35,12 @@ from schemas.budgets import BudgetAlert
 from schemas.codec import encode_one
 from schemas.topics import Topics
 from sinks.config import WebhookSettings
+from sinks.webhook_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, TOLERANCE_S, sign, verify
 
 __all__ = [
     "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "TOLERANCE_S",
     "DeliveredLog",
     "WebhookConfigError",
     "WebhookNotifier",
@@ -47,22 +51,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "X-Meterline-Signature"
 ALERT_ID_HEADER = "X-Meterline-Alert-Id"
 
 
 class WebhookConfigError(ValueError):
     """The notifier cannot run with these settings (the message says which one)."""
-
-
-def sign(secret: bytes, body: bytes) -> str:
-    """The ``X-Meterline-Signature`` value for ``body``."""
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-
-
-def verify(secret: bytes, body: bytes, signature: str) -> bool:
-    """What a receiver does: constant-time comparison with the expected signature."""
-    return hmac.compare_digest(sign(secret, body), signature)
 
 
 def backoff_delays(base_s: float, max_s: float) -> Iterator[float]:
@@ -77,7 +70,8 @@ class DeliveredLog:
     """Alert ids delivered so far, in a SQLite file; ``add`` is on disk when it returns."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.touch(mode=0o600, exist_ok=True)
         self._db = sqlite3.connect(path)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -156,16 +150,18 @@ class WebhookNotifier:
         if alert.alert_id in self.delivered:
             return
         body = encode_one(alert)
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(self._secret, body),
-            ALERT_ID_HEADER: alert.alert_id,
-        }
         delays = backoff_delays(
             self.settings.webhook_backoff_base_s, self.settings.webhook_backoff_max_s
         )
         while not stop.is_set():
             self.attempts += 1
+            stamp = int(time.time())  # signed per attempt: a retry is fresh when it arrives
+            headers = {
+                "Content-Type": "application/json",
+                TIMESTAMP_HEADER: str(stamp),
+                SIGNATURE_HEADER: sign(self._secret, body, stamp),
+                ALERT_ID_HEADER: alert.alert_id,
+            }
             try:
                 response = await http.post(self.settings.webhook_url, content=body, headers=headers)
                 if response.is_success:

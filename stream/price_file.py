@@ -115,6 +115,15 @@ def parse_price_text(
     entry's error is appended to it and the good entries are returned (a file that is not a
     list of prices at all still raises)."""
     try:
+        return _parse_price_text(text, source, problems)
+    except RecursionError:
+        raise PriceFileError(source, 0, "", "nested too deeply to be a price file") from None
+
+
+def _parse_price_text(
+    text: str, source: str, problems: list[PriceFileError] | None
+) -> list[PriceFileEntry]:
+    try:
         root = yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -78,7 +78,15 @@ def api(ctx: click.Context, host: str | None, port: int | None) -> None:
     bind_host = host or settings.report_api_host
     bind_port = settings.report_api_port if port is None else port
     with query_client(ctx) as (client, database):
-        app = create_app(client, database, token, plans, aliases, budget_status_reader())
+        app = create_app(
+            client,
+            database,
+            token,
+            plans,
+            max_body_bytes=settings.report_api_max_body_bytes,
+            aliases=aliases,
+            budget_status=budget_status_reader(),
+        )
         click.echo(f"report API on http://{bind_host}:{bind_port} (docs: /docs)", err=True)
         if settings.report_api_token is None:
             click.echo(

@@ -77,6 +77,11 @@ def budgets() -> None:
     help="At 100 %: block the subject's keys at every gateway, or only alert "
     "[default: block; alert for tag_customer, which never blocks].",
 )  # fmt: skip
+@click.option(
+    "--max-call-cost", default=None,
+    help="USD a gateway reserves per call against a block cap [default: the call's worst case "
+    "from the price book].",
+)  # fmt: skip
 @click.option("--id", "policy_id", default=None, help="Policy id [default: scope:subject:window].")
 def set_(
     scope: str,
@@ -86,6 +91,7 @@ def set_(
     window: str,
     thresholds: str,
     action: str | None,
+    max_call_cost: str | None,
     policy_id: str | None,
 ) -> None:
     """Create or replace a budget policy.
@@ -105,6 +111,7 @@ def set_(
             window=window,
             thresholds=thresholds,
             action=action,
+            max_call_cost=max_call_cost,
         )
     except PolicyInputError as exc:
         raise click.UsageError(f"invalid policy: {exc}") from exc
@@ -174,6 +181,11 @@ def _print_status(rows: list[BudgetStatusRow]) -> None:
             "resets_at": r.resets_at.strftime("%Y-%m-%d %H:%M UTC") if r.resets_at else "-",
             "last_alert": r.last_alert or "-",
         }
+        | (
+            {"reserves_per_call": "-" if r.max_call_cost is None else money_text(r.max_call_cost)}
+            if any(row.max_call_cost is not None for row in rows)
+            else {}
+        )
         for r in rows
     ]
     click.echo(table_text(table))
@@ -193,9 +205,14 @@ def delete(policy_id: str) -> None:
 
 def _describe(policy: BudgetPolicy) -> str:
     soft = ",".join(format(t.normalize(), "f") for t in policy.thresholds) or "none"
+    per_call = (
+        f", reserves {format(policy.max_call_cost, 'f')} per call"
+        if policy.max_call_cost is not None
+        else ""
+    )
     return (
         f"{policy.scope.value} {policy.subject}: {format(policy.limit, 'f')} {policy.unit.value} "
-        f"per {policy.window.value}, alerts at {soft} %, {policy.action.value} at 100 %"
+        f"per {policy.window.value}, alerts at {soft} %, {policy.action.value} at 100 %{per_call}"
     )
 
 

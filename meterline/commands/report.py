@@ -57,7 +57,7 @@ def report() -> None:
 )
 @click.option(
     "--top",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=1_000_000),
     default=None,
     help="Keep the N costliest groups; fold the rest into '(other)'.",
 )

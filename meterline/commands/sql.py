@@ -9,6 +9,8 @@ from decimal import Decimal
 
 import click
 
+from reports.csv_cells import safe_row
+
 
 @click.command()
 @click.argument("query")
@@ -21,13 +23,17 @@ import click
     help="A query parameter, used in the SQL as {NAME:Type}; repeatable.",
 )  # fmt: skip
 def sql(query: str, fmt: str, params: tuple[str, ...]) -> None:
-    """Run one read-only QUERY (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN) and print the result.
+    """Run one read-only QUERY (SELECT, WITH … SELECT, EXPLAIN, DESCRIBE TABLE) and print it.
 
     On a ClickHouse server it connects directly; with the embedded store it asks the running
     sink over its local endpoint, or opens the store itself when no sink runs. Tables live in
     the database METERLINE_CLICKHOUSE_DATABASE (default meterline), e.g.
 
         meterline sql "SELECT customer, sum(cost) FROM meterline.usage_events FINAL GROUP BY 1"
+
+    The query runs as a guest (docs/security.md): its own session, read-only, time and size
+    limits from METERLINE_QUERY_*; SETTINGS, FORMAT, INTO OUTFILE, table functions and other
+    databases are refused. CSV cells that a spreadsheet would run as formulas get a quote.
     """
     from sinks.config import SinkSettings
     from sinks.errors import SinkError
@@ -61,8 +67,8 @@ def _cell(value: object) -> str:
 def _print(columns, rows, fmt: str) -> None:  # type: ignore[no-untyped-def]
     if fmt == "csv":
         writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
-        writer.writerows([[_cell(v) for v in row] for row in rows])
+        writer.writerow(safe_row(list(columns)))
+        writer.writerows([safe_row([_cell(v) for v in row]) for row in rows])
         return
     if fmt == "json":
         for row in rows:

@@ -3,6 +3,7 @@ key identity, tag hygiene and the budget refusal text. No ``litellm`` import."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import re
@@ -54,11 +55,17 @@ def key_identity(
 ) -> str:
     """The ``api_key_id`` of a LiteLLM virtual key: its alias (mode ``alias``, when the alias is
     a valid identifier) or LiteLLM's hash of it; ``anonymous`` without an authenticated key.
-    The hook and the logger both use this, so a budget checked is the budget charged."""
+    The hook and the logger both use this, so a budget checked is the budget charged.
+
+    A "hash" that is not one (LiteLLM's ``hash_token`` is 64 lowercase hex digits) is never used
+    as is: it may be the raw ``sk-…`` secret. It is replaced by its SHA-256, which is what
+    LiteLLM itself would have stored, so the id is the same and the secret never leaves."""
     if mode == "alias" and key_alias and _usable(key_alias):
         return key_alias
-    if key_hash and _usable(key_hash):
-        return key_hash
+    if key_hash:
+        return key_hash if _SHA256_HEX.fullmatch(key_hash) else hashlib.sha256(
+            key_hash.encode("utf-8", "surrogatepass")
+        ).hexdigest()
     return anonymous
 
 
@@ -195,6 +202,9 @@ def _model(value: Any, provider: str) -> str:
     name = _name(value, "unknown")
     prefix = provider + "/"
     return name[len(prefix) :] if name.startswith(prefix) and len(name) > len(prefix) else name
+
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def _usable(value: str) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from producers.config import ProducerSettings
+from producers.config import GuardSettings, ProducerSettings
 from schemas.budgets import BudgetAlert
 from schemas.topics import USAGE_ENRICHED, USAGE_RAW
 from sinks.buffer import BatchBuffer
@@ -48,7 +48,7 @@ def _k8s_docs() -> list[dict]:
 
 def _known_settings() -> set[str]:
     fields = set()
-    for settings in (SinkSettings, StreamSettings, ProducerSettings):
+    for settings in (SinkSettings, StreamSettings, ProducerSettings, GuardSettings):
         fields |= {f"METERLINE_{name.upper()}" for name in settings.model_fields}
     return fields
 
@@ -98,7 +98,11 @@ def test_kubernetes_scales_stream_workers_by_partitions():
         for container in (
             doc.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
         ):
-            assert container["image"] == "meterline"
+            # Meterline's own image everywhere, except the gateways' shared limits store.
+            assert container["image"] == "meterline" or (
+                doc["metadata"]["name"] == "valkey"
+                and container["image"].startswith("valkey/valkey:")
+            )
     kustomization = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
     listed = set(kustomization["resources"])
     assert listed == {p.name for p in (DEPLOY / "k8s").glob("*.yaml")} - {"kustomization.yaml"}

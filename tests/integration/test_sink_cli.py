@@ -49,7 +49,7 @@ def test_sql_runs_read_only_queries_directly_when_no_sink_runs(store_env):
                                   "--format", "json"])  # fmt: skip
     assert as_json.output.strip() == '{"c": "0.000000000001"}'
     refused = runner.invoke(cli, ["sql", f"DROP DATABASE {store_env}"])
-    assert refused.exit_code == 1 and "read-only" in refused.output
+    assert refused.exit_code == 1 and "only SELECT" in refused.output
     bad_param = runner.invoke(cli, ["sql", "SELECT 1", "-p", "novalue"])
     assert bad_param.exit_code == 2 and "NAME=VALUE" in bad_param.output
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -18,7 +19,7 @@ from pydantic import SecretStr
 from schemas.budgets import BudgetAction, BudgetAlert, BudgetScope, BudgetUnit, BudgetWindow
 from schemas.codec import encode_one
 from sinks.config import WebhookSettings
-from sinks.webhook import SIGNATURE_HEADER, WebhookNotifier, verify
+from sinks.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookNotifier, verify
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +31,7 @@ class Endpoint:
 
     def __init__(self, failures: int) -> None:
         self.failures = failures
-        self.accepted: list[tuple[bytes, str]] = []
+        self.accepted: list[tuple[bytes, str, str, float]] = []
         self.requests = 0
         self.lock = threading.Lock()
 
@@ -44,7 +45,8 @@ def serve(endpoint: Endpoint) -> Iterator[str]:
                 endpoint.requests += 1
                 fail = endpoint.requests <= endpoint.failures
                 if not fail:
-                    endpoint.accepted.append((body, self.headers[SIGNATURE_HEADER]))
+                    endpoint.accepted.append((body, self.headers[SIGNATURE_HEADER],
+                                              self.headers[TIMESTAMP_HEADER], time.time()))
             self.send_response(503 if fail else 204)
             self.end_headers()
 
@@ -133,8 +135,8 @@ async def test_retries_until_accepted_signs_and_never_delivers_an_id_twice(
         restarted = settings.model_copy(update={"webhook_group_id": f"{topics.prefix}hook2"})
         await deliver_until(restarted, endpoint, 3)
 
-    ids = [json.loads(body)["alert_id"] for body, _ in endpoint.accepted]
+    ids = [json.loads(body)["alert_id"] for body, *_ in endpoint.accepted]
     assert ids == ["al_first", "al_second", "al_third"]
-    for body, signature in endpoint.accepted:
-        assert verify(SECRET, body, signature)
+    for body, signature, stamp, received_at in endpoint.accepted:
+        assert verify(SECRET, body, signature, stamp, now=received_at)
         assert BudgetAlert.model_validate_json(body).subject == "acme"

@@ -46,3 +46,12 @@ def test_tag_customer_budgets_alert_and_refuse_block_with_the_reason() -> None:
     with pytest.raises(PolicyInputError, match=r"alert-only.*never blocks the key"):
         build_policy(policy_id="p", scope="tag_customer", subject="cust-0001", limit="5",
                      action="block")  # fmt: skip
+
+
+def test_limits_never_follow_a_tag() -> None:
+    from pydantic import ValidationError
+
+    from schemas.limits import LimitPolicy
+
+    with pytest.raises(ValidationError, match="never a customer: tag"):
+        LimitPolicy(scope=BudgetScope.TAG_CUSTOMER, subject="cust-0001", rpm=10, updated_at=NOW)

@@ -49,7 +49,7 @@ def test_the_total_is_judged_even_when_every_line_is_within_tolerance() -> None:
     assert not cmp.out_of_tolerance
     assert cmp.total_gap == D("0.040")
     assert bill_problems(cmp, "2025-01") == [
-        "bill total 10.040 vs metered 10: gap 0.040 is more than the tolerance 0.005"
+        "bill total 10.04 vs metered 10.00: gap 0.04 is more than the tolerance 0.005"
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -172,6 +173,10 @@ def test_inconsistent_usage_is_a_mapping_error() -> None:
         (KEY_HASH, "has spaces", "alias", KEY_HASH),
         (None, None, "hash", "anon"),
         (None, "acme-prod", "hash", "anon"),
+        # Not a hash (a raw secret handed in by mistake): never used as is, hashed instead.
+        ("sk-live-secret", None, "hash", hashlib.sha256(b"sk-live-secret").hexdigest()),
+        (KEY_HASH.upper(), None, "hash", hashlib.sha256(KEY_HASH.upper().encode()).hexdigest()),
+        ("sk-live-secret", "has spaces", "alias", hashlib.sha256(b"sk-live-secret").hexdigest()),
     ],
 )
 def test_key_identity(key_hash, alias, mode, expected) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""Pure sink rules: the read-only statement check, error classification, owner file,
+"""Pure sink rules: error classification, owner file,
 settings and the migration list."""
 
 from __future__ import annotations
@@ -10,47 +10,10 @@ from pathlib import Path
 import pytest
 
 from sinks.config import SinkSettings
-from sinks.errors import QueryRefused, clickhouse_error_code, is_data_error
+from sinks.errors import clickhouse_error_code, is_data_error
 from sinks.migrations import MIGRATIONS, validate_database_name
 from sinks.owner import OWNER_FILE, OwnerInfo, read_owner, remove_owner, write_owner
-from sinks.readonly import check_read_only
 from sinks.store import RetryPolicy
-
-
-@pytest.mark.parametrize(
-    "sql",
-    [
-        "SELECT 1",
-        "  select count() from meterline.usage_events FINAL;",
-        "WITH 1 AS x SELECT x",
-        "(SELECT 1) UNION ALL (SELECT 2)",
-        "SHOW TABLES FROM meterline",
-        "DESCRIBE TABLE meterline.usage_events",
-        "EXPLAIN SELECT 1",
-        "SELECT 'a;b' AS s -- trailing; comment",
-        "/* hi; */ SELECT `weird;name` FROM t",
-    ],
-)
-def test_read_only_statements_pass(sql):
-    assert check_read_only(sql) == sql.rstrip().removesuffix(";").rstrip()
-
-
-@pytest.mark.parametrize(
-    ("sql", "why"),
-    [
-        ("INSERT INTO t VALUES (1)", "INSERT"),
-        ("DROP TABLE meterline.usage_events", "DROP"),
-        ("SELECT 1; DROP TABLE t", "one statement"),
-        ("ALTER TABLE t DELETE WHERE 1", "ALTER"),
-        ("SET readonly = 0", "SET"),
-        ("  ;  ", "empty"),
-        ("-- only a comment", "empty"),
-        ("OPTIMIZE TABLE t FINAL", "OPTIMIZE"),
-    ],
-)
-def test_anything_else_is_refused_with_a_reason(sql, why):
-    with pytest.raises(QueryRefused, match=why):
-        check_read_only(sql)
 
 
 class _ChError(Exception):

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from sinks.config import WebhookSettings
 from sinks.webhook import (
+    TOLERANCE_S,
     DeliveredLog,
     WebhookConfigError,
     WebhookNotifier,
@@ -18,19 +19,36 @@ from sinks.webhook import (
     verify,
 )
 
+NOW = 1_780_000_000
 
-def test_signature_is_hmac_sha256_of_the_body() -> None:
+
+def test_signature_is_hmac_sha256_of_timestamp_and_body() -> None:
     body = b'{"alert_id":"al_1"}'
-    expected = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
-    assert sign(b"s3cret", body) == f"sha256={expected}"
+    expected = hmac.new(b"s3cret", b"1780000000." + body, hashlib.sha256).hexdigest()
+    assert sign(b"s3cret", body, NOW) == f"sha256={expected}"
 
 
-@given(st.binary(), st.binary(min_size=1))
-def test_verify_accepts_only_the_same_body_and_secret(body: bytes, secret: bytes) -> None:
-    signature = sign(secret, body)
-    assert verify(secret, body, signature)
-    assert not verify(secret + b"x", body, signature)
-    assert not verify(secret, body + b" ", signature)
+@given(st.binary(), st.binary(min_size=1), st.integers(-TOLERANCE_S, TOLERANCE_S))
+def test_verify_accepts_only_the_same_body_secret_and_timestamp(
+    body: bytes, secret: bytes, skew: int
+) -> None:
+    signature = sign(secret, body, NOW)
+    assert verify(secret, body, signature, str(NOW), now=NOW + skew)
+    assert not verify(secret + b"x", body, signature, str(NOW), now=NOW)
+    assert not verify(secret, body + b" ", signature, str(NOW), now=NOW)
+    # The timestamp is signed: moving it forward to look fresh breaks the signature.
+    assert not verify(secret, body, signature, str(NOW + 1), now=NOW + 1)
+
+
+@pytest.mark.parametrize("age", [TOLERANCE_S + 1, 86_400, -(TOLERANCE_S + 1)])
+def test_a_captured_request_does_not_verify_outside_the_window(age: int) -> None:
+    signature = sign(b"k", b"{}", NOW)
+    assert not verify(b"k", b"{}", signature, str(NOW), now=NOW + age)
+
+
+@pytest.mark.parametrize("stamp", ["", "abc", "-5", "1.5", "١٧٨٠٠٠٠٠٠٠", "9" * 40])
+def test_a_malformed_timestamp_never_verifies(stamp: str) -> None:
+    assert not verify(b"k", b"{}", sign(b"k", b"{}", NOW), stamp, now=NOW)
 
 
 def test_backoff_doubles_up_to_the_cap_and_never_ends() -> None:
