@@ -8,6 +8,8 @@ sides go through the same ``Aliases.provider`` / ``Aliases.model``:
 2. otherwise a name is trimmed and lower-cased, and a model loses a trailing release date
    (``-2024-08-06`` or ``-20241022``): a dated snapshot is billed as its model.
 
+Output shows the metered name where the meter has one, else the bill's (``*_shown``).
+
 The aliases file is YAML::
 
     providers: {"Azure OpenAI": openai}
@@ -54,6 +56,19 @@ class Aliases:
             return self.models[key]
         undated = _DATED.sub("", key)
         return self.models.get(undated, undated)
+
+
+    def provider_shown(self, name: str) -> str:
+        """How to print ``name``'s provider: the alias target, else ``name`` as written."""
+        return self.providers.get(name.strip().lower(), name.strip())
+
+    def model_shown(self, name: str) -> str:
+        """How to print ``name``: the alias target, else ``name`` without its release date,
+        capitalisation kept (comparison ignores it; output shows what someone wrote)."""
+        key = name.strip().lower()
+        if key in self.models:
+            return self.models[key]
+        return _DATED.sub("", name.strip())
 
 
 def parse_aliases(text: str) -> Aliases:

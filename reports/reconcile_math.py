@@ -177,6 +177,15 @@ def compare_bill(
     first, last = period_days
     lines = list(bill)
     providers = {names.provider(line.provider) for line in lines}
+    # Canonical names join the two sides; output shows the meter's spelling, else the bill's.
+    shown_p: dict[str, str] = {}
+    shown_m: dict[str, str] = {}
+    for _day, provider, model in metered:
+        shown_p.setdefault(names.provider(provider), names.provider_shown(provider))
+        shown_m.setdefault(names.model(model), names.model_shown(model))
+    for line in lines:
+        shown_p.setdefault(names.provider(line.provider), names.provider_shown(line.provider))
+        shown_m.setdefault(names.model(line.model), names.model_shown(line.model))
     billed: dict[BillKey, Decimal] = {}
     outside = 0
     outside_cost = Decimal(0)
@@ -201,8 +210,8 @@ def compare_bill(
         variances.append(
             Variance(
                 day=key[0],
-                provider=key[1],
-                model=key[2],
+                provider=shown_p[key[1]],
+                model=shown_m[key[2]],
                 metered=m,
                 billed=b,
                 gap=gap,
@@ -211,7 +220,7 @@ def compare_bill(
         )
     variances.sort(key=lambda v: (-abs(v.gap), v.day, v.provider, v.model))
     return BillComparison(
-        providers=tuple(sorted(providers)),
+        providers=tuple(sorted(shown_p[p] for p in providers)),
         billed_total=sum(billed.values(), Decimal(0)),
         metered_total=sum(metered.values(), Decimal(0)),
         tolerance=tolerance,

@@ -161,4 +161,4 @@ def time_range(period: str | None, first: datetime | None, last: datetime | None
             period, first.date() if first else None, last.date() if last else None, _today()
         )
     except ReportError as exc:
-        raise click.UsageError(str(exc)) from exc
+        raise click.ClickException(str(exc)) from exc
