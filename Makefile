@@ -87,6 +87,7 @@ up: $(RUN_STAMP)
 	$(VENV)/bin/meterline up $(if $(PLANS),--plans $(PLANS))
 
 bench: $(DEV_STAMP)
+	$(PY) -m pytest -m bench
 	$(VENV)/bin/meterline bench producer --json
 	$(VENV)/bin/meterline bench stream --json
 	$(VENV)/bin/meterline bench sink --json

@@ -9,22 +9,18 @@ also after a failure half-way through ``start()``.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 from meterline.kafka_admin import create_topics
-from meterline.local.process import terminate
+from meterline.local.process import ChildProcess, ProcessNotReady, http_ok
+from meterline.local.sink import SinkProcess
+from meterline.local.stream import StreamWorker
 from meterline.local.tansu import TansuBroker, kafka_answers
 from schemas.topics import Topics
-from sinks.testing import SinkProcess
-from stream.testing import StreamWorker
 
 __all__ = ["LocalStack", "StackPaths"]
 
@@ -69,7 +65,7 @@ class LocalStack:
     broker: TansuBroker | None = None
     worker: StreamWorker | None = None
     sink: SinkProcess | None = None
-    api: subprocess.Popen[bytes] | None = None
+    api: ChildProcess | None = None
 
     @property
     def paths(self) -> StackPaths:
@@ -127,50 +123,29 @@ class LocalStack:
 
     def _start_api(self, port: int, timeout: float = 30.0) -> None:
         """``meterline api`` as a child: it reads the store through the sink's endpoint."""
-        env = {
-            **os.environ,
-            **self.extra_env,
-            "METERLINE_CLICKHOUSE_URL": f"chdb://{self.paths.chdb.resolve()}",
-            "METERLINE_CLICKHOUSE_DATABASE": self.database,
-            "METERLINE_REPORT_API_TOKEN": self.api_token,
-        }
-        log = open(self.paths.logs / "api.log", "ab")  # noqa: SIM115 - the child keeps it
+        api = ChildProcess(
+            [sys.executable, "-m", "meterline", "api", "--host", "127.0.0.1", "--port", str(port)],
+            name="report API",
+            env={
+                **self.extra_env,
+                "METERLINE_CLICKHOUSE_URL": f"chdb://{self.paths.chdb.resolve()}",
+                "METERLINE_CLICKHOUSE_DATABASE": self.database,
+                "METERLINE_REPORT_API_TOKEN": self.api_token,
+            },
+            log_path=self.paths.logs / "api.log",
+            ready=http_ok(f"http://127.0.0.1:{port}/healthz"),
+            poll_interval=0.2,
+        )
         try:
-            self.api = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "meterline",
-                    "api",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-            )
-        finally:
-            log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.api.poll() is not None:
-                raise RuntimeError(f"report API exited; see {self.paths.logs / 'api.log'}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError(f"report API did not answer on port {port} in {timeout}s")
-        self.say(f"api        pid {self.api.pid}, http://127.0.0.1:{port}/docs")
+            self.api = api.start(timeout)
+        except ProcessNotReady as exc:
+            raise RuntimeError(f"report API did not start: {exc}") from exc
+        self.say(f"api        pid {api.pid}, http://127.0.0.1:{port}/docs")
 
     def _stop_api(self) -> None:
         api, self.api = self.api, None
-        terminate(api, 10)
+        if api is not None:
+            api.stop(10)
 
     def stop(self) -> None:
         self._stop_api()

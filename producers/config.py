@@ -7,18 +7,13 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.settings import KafkaSettings
 
 __all__ = ["GuardSettings", "ProducerSettings"]
 
 
-class ProducerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
-
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    """Kafka bootstrap servers, comma-separated (every component)."""
-    topic_prefix: str = ""
-    """Prefix of every topic name (tests, side-by-side installs)."""
+class ProducerSettings(KafkaSettings):
     client_id: str = "meterline-gateway"
     """Kafka client id of the gateway producer."""
     spool_dir: Path = Path(".meterline/spool")
@@ -42,13 +37,9 @@ class ProducerSettings(BaseSettings):
     """Longest pause between spool replay attempts."""
 
 
-class GuardSettings(BaseSettings):
+class GuardSettings(KafkaSettings):
     """Settings of ``BudgetGuard`` (environment prefix ``METERLINE_``)."""
 
-    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
-
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    topic_prefix: str = ""
     guard_fail_mode: Literal["open", "closed"] = "open"
     """When budget state is unavailable (not loaded yet, or the broker unreachable for longer
     than ``guard_stale_after_s``) or the limits backend cannot be reached: ``open`` allows calls

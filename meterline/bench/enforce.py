@@ -175,8 +175,8 @@ def _state_only_spend(
 ) -> Decimal:
     from meterline.budget_admin import build_policy, put_policies
     from meterline.kafka_admin import create_topics
+    from meterline.local.stream import StreamWorker
     from schemas.topics import Topics
-    from stream.testing import StreamWorker
 
     topics = Topics(f"benchenforce{uuid.uuid4().hex[:6]}.")
     key = "bench-state-only"

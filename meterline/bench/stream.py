@@ -9,46 +9,22 @@ sustained rate without the group join and partition takeover.
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
+from meterline.bench.data import keyed_batch_records
 from meterline.bench.producer import make_events
 from meterline.kafka_admin import create_topics
-from schemas.codec import encode_batch
+from meterline.kafka_records import produce_records
+from meterline.local.stream import StreamWorker
 from schemas.topics import Topics
-from stream.testing import StreamWorker
 
 __all__ = ["run_stream_bench"]
-
-
-def _records(events: int, batch: int) -> list[tuple[bytes, bytes]]:
-    prepared = make_events(events)
-    by_key: dict[str, list] = {}
-    for event in prepared:
-        by_key.setdefault(event.api_key_id, []).append(event)
-    records = []
-    for key, key_events in by_key.items():
-        for start in range(0, len(key_events), batch):
-            records.append((key.encode(), encode_batch(key_events[start : start + batch])))
-    return records
-
-
-async def _publish(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=1024 * 1024
-    )
-    await producer.start()
-    try:
-        futures = [await producer.send(topic, value=v, key=k) for k, v in records]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
 
 
 async def _consume(
@@ -92,9 +68,9 @@ async def run_stream_bench(
 ) -> dict:
     topics = Topics(f"bench{uuid.uuid4().hex[:6]}.")
     await create_topics(bootstrap, topics)
-    records = _records(events, batch)
+    records = keyed_batch_records(make_events(events), batch)
     say(f"publishing {events} events in {len(records)} records")
-    await _publish(bootstrap, topics.usage_raw, records)
+    await produce_records(bootstrap, topics.usage_raw, records)
 
     say("raw aiokafka consume")
     started = time.monotonic()

@@ -4,18 +4,16 @@ wheel) on 127.0.0.1 and a free port, without persistence. Stopped by its PID onl
 from __future__ import annotations
 
 import socket
-import subprocess
-import time
 from pathlib import Path
 from types import TracebackType
 
 from meterline.local.ports import free_port
-from meterline.local.process import terminate
+from meterline.local.process import ChildProcess, ProcessNotReady
 
 __all__ = ["ValkeyNotReady", "ValkeyServer", "resolve_valkey_binary"]
 
 
-class ValkeyNotReady(RuntimeError):
+class ValkeyNotReady(ProcessNotReady):
     """The server did not answer PING in time (or the binary is missing)."""
 
 
@@ -45,12 +43,13 @@ def _pings(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 class ValkeyServer:
-    """A ``valkey-server`` child process; a context manager, ``stop`` safe to call twice."""
+    """A ``valkey-server`` child process, ready once it answers PING; a context manager,
+    ``stop`` safe to call twice."""
 
     def __init__(self, port: int | None = None, host: str = "127.0.0.1") -> None:
         self.host = host
         self.port = port or free_port(host)
-        self._process: subprocess.Popen[bytes] | None = None
+        self._child: ChildProcess | None = None
 
     @property
     def url(self) -> str:
@@ -58,10 +57,10 @@ class ValkeyServer:
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process else None
+        return self._child.pid if self._child else None
 
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return self._child is not None and self._child.running()
 
     def start(self, timeout: float = 15.0) -> ValkeyServer:
         if self.running():
@@ -71,31 +70,23 @@ class ValkeyServer:
             "--bind", self.host, "--port", str(self.port),
             "--save", "", "--appendonly", "no", "--protected-mode", "no",
         ]  # fmt: skip
-        self._process = subprocess.Popen(
+        self._child = ChildProcess(
             command,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            name=f"valkey-server on {self.port}",
+            ready=lambda _child: _pings(self.host, self.port),
+            poll_interval=0.02,
         )
         try:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if self._process.poll() is not None:
-                    raise ValkeyNotReady(
-                        f"valkey-server exited with status {self._process.returncode}"
-                    )
-                if _pings(self.host, self.port):
-                    return self
-                time.sleep(0.02)
-            raise ValkeyNotReady(f"valkey-server did not answer on {self.port} in {timeout}s")
-        except BaseException:
-            self.stop()
-            raise
+            self._child.start(timeout)
+        except ProcessNotReady as exc:
+            self._child = None
+            raise ValkeyNotReady(str(exc)) from exc
+        return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        process, self._process = self._process, None
-        terminate(process, timeout)
+        child, self._child = self._child, None
+        if child is not None:
+            child.stop(timeout)
 
     def __enter__(self) -> ValkeyServer:
         return self.start()

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from meterline.bench.data import enriched_events
 from producers.config import GuardSettings, ProducerSettings
 from schemas.budgets import BudgetAlert
 from schemas.topics import USAGE_ENRICHED, USAGE_RAW
@@ -25,7 +26,6 @@ from sinks.migrations import migrate
 from sinks.rows import ALERTS, USAGE, decode_record
 from sinks.stats import SinkStats
 from sinks.store import ClickHouseStore
-from sinks.testing import enriched_events
 from sinks.writer import store_batch
 from stream.config import StreamSettings
 
@@ -204,9 +204,9 @@ def test_compose_stack_end_to_end(docker_engine):
     deploy/docker-compose.yml: raw events in, usage_events and the rollup agree."""
     from testcontainers.compose import DockerCompose
 
+    from meterline.kafka_records import produce_records
     from producers.events import usage_event
     from sinks.clickhouse import connect
-    from sinks.testing import produce_records
 
     env_file = DEPLOY / ".env.example"
     env = dict(
@@ -227,7 +227,9 @@ def test_compose_stack_end_to_end(docker_engine):
             for i in range(500)
         ]  # fmt: skip
         records = [(e.api_key_id.encode(), encode_batch([e])) for e in events]
-        asyncio.run(produce_records("localhost:9094", "meterline.usage.raw", records))
+        asyncio.run(
+            produce_records("localhost:9094", "meterline.usage.raw", records, compression="gzip")
+        )
         client = connect(
             f"http://{env['CLICKHOUSE_USER']}:{env['CLICKHOUSE_PASSWORD']}@localhost:8123"
         )

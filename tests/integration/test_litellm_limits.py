@@ -24,13 +24,13 @@ import valkey
 from meterline.budget_admin import put_policy
 from meterline.kafka_admin import create_topics
 from meterline.limit_admin import put_limit
-from producers.integrations.testing import LiteLLMProxy
 from producers.limits.backends import ValkeyBackend
 from producers.limits.rules import Admitted, Ask, RateAsk
 from schemas.budgets import BudgetPolicy, BudgetScope, BudgetWindow
 from schemas.limits import LimitPolicy
 from schemas.topics import Topics
 from tests.integration._fake_openai import STREAM_USAGE, FakeOpenAI
+from tests.integration.litellm_proxy_process import LiteLLMProxy
 from tests.integration.test_litellm_proxy import CONFIG, MESSAGES
 
 pytestmark = [
