@@ -32,7 +32,7 @@ from reports.errors import InputFileError, QueryFailedError, ReportError
 from reports.invoice_document import customer_invoice
 from reports.invoice_html import invoice_html
 from reports.invoice_math import Invoice
-from reports.invoices import build_invoices, revenue_from_invoices
+from reports.invoices import revenue_from_invoices
 from reports.margin import MarginReport
 from reports.margin_report import margin_report
 from reports.periods import date_range, month_period
@@ -48,6 +48,7 @@ from reports.render import (
     margin_rows,
     variance_rows,
 )
+from reports.rerate_history import invoices_with_adjustments
 from reports.unit_costs import FeatureUnitCost
 from reports.uploads import CSV_REQUEST_BODY, csv_upload
 
@@ -242,7 +243,7 @@ def create_app(
         ``customer=`` is the printable invoice."""
         chosen = _plans()
         month = month_period(period)
-        result = run(lambda c, db: build_invoices(c, db, month, chosen))
+        result = run(lambda c, db: invoices_with_adjustments(c, db, month, chosen))
         if customer is not None:
             result = [i for i in result if i.customer == customer]
         docs = [customer_invoice(i, month, chosen) for i in result if i.plan is not None]
@@ -264,7 +265,7 @@ def create_app(
         month = month_period(period)
         result = run(
             lambda c, db: margin_report(
-                c, db, month, revenue_from_invoices(build_invoices(c, db, month, chosen))
+                c, db, month, revenue_from_invoices(invoices_with_adjustments(c, db, month, chosen))
             )
         )
         if format == "csv":

@@ -8,8 +8,8 @@ to the cent, so the two views never disagree:
   quantity = the model's tokens in millions, unit price = the line's amount / quantity (an
   average per 1M tokens, 4 decimals). Under a markup plan the usage + markup amount is split over
   models in proportion to their usage, to the cent (largest remainder);
-* a flat plan's fee is 1 month × the fee; overage, and a top-up to the monthly minimum, are
-  1 × their amount.
+* a flat plan's fee is 1 month × the fee; overage, a top-up to the monthly minimum and an
+  adjustment from a re-rate (a credit when negative) are 1 × their amount.
 """
 
 from __future__ import annotations
@@ -119,6 +119,8 @@ def customer_invoice(invoice: Invoice, period: TimeRange, plans: PlansFile) -> C
             lines.append(_one("usage beyond the plan's allowance", line.amount))
         elif line.kind is LineKind.MINIMUM_TOPUP:
             lines.append(_one("top-up to the monthly minimum", line.amount))
+        elif line.kind is LineKind.ADJUSTMENT:
+            lines.append(_one("adjustment: usage re-rated after invoicing", line.amount))
     issued = issue_date(period)
     total = sum((line.amount for line in lines), Decimal("0.00"))
     if total != invoice.total:  # the two views must agree to the cent

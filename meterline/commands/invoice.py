@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,6 @@ from meterline.commands._reports import (
 from reports.invoice_document import CustomerInvoice, customer_invoice
 from reports.invoice_html import invoice_html
 from reports.invoice_math import Invoice
-from reports.invoices import build_invoices
 from reports.money_format import money_text
 from reports.plans import parse_plans
 from reports.render import (
@@ -34,6 +34,7 @@ from reports.render import (
     jsonable,
     table_text,
 )
+from reports.rerate_history import invoices_with_adjustments
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -73,6 +74,13 @@ def invoice_file_name(invoice: Invoice, ext: str) -> str:
     default=None,
     help="Write one file per customer into this directory instead of printing.",
 )
+@click.option(
+    "--invoiced-at",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]),
+    default=None,
+    help="When the month was invoiced (UTC): re-rates up to then are in the lines, later ones "
+    "are adjustment lines. Default: every re-rate of the month is an adjustment line.",
+)
 @click.pass_context
 def invoice(
     ctx: click.Context,
@@ -82,14 +90,16 @@ def invoice(
     customer: str | None,
     fmt: str,
     out: Path | None,
+    invoiced_at: datetime | None,
 ) -> None:
     """Invoices for a month (this one unless --period says otherwise), one per customer.
 
     The customer view is what you send: a stable number (same customer and month, same
     number), issue and due dates, and lines of quantity x unit price; --format html gives a
     printable page. The internal view keeps cost and markup (usage at cost, markup, resale,
-    flat fee, overage, minimum top-up). Every amount is rounded to cents once, half up; the
-    total is the sum of the lines and is the same in both views. Customers with usage but no
+    flat fee, overage, minimum top-up, adjustments from `meterline rerate`). Every amount is
+    rounded to cents once, half up; the total is the sum of the lines and is the same in both
+    views. Customers with usage but no
     plan get a warning (and no invoice to send).
 
     \b
@@ -99,7 +109,10 @@ def invoice(
     """
     month = month_range(period)
     plans = guarded(parse_plans, read_text(plans_file(plans_path), "plans file"))
-    invoices = run_report(ctx, lambda client, db: build_invoices(client, db, month, plans))
+    cut = invoiced_at.replace(tzinfo=UTC) if invoiced_at is not None else None
+    invoices = run_report(
+        ctx, lambda client, db: invoices_with_adjustments(client, db, month, plans, cut)
+    )
     if customer is not None:
         invoices = [inv for inv in invoices if inv.customer == customer]
         if not invoices:

@@ -18,10 +18,11 @@ from meterline.commands._reports import (
     run_report,
 )
 from reports.csv_inputs import parse_revenue
-from reports.invoices import build_invoices, revenue_from_invoices
+from reports.invoices import revenue_from_invoices
 from reports.margin_report import margin_report
 from reports.plans import parse_plans
 from reports.render import jsonable, margin_rows
+from reports.rerate_history import invoices_with_adjustments
 
 
 @click.command()
@@ -60,7 +61,9 @@ def margin(
         plans = guarded(parse_plans, read_text(plans_file(plans_path), "plans file"))
         revenue = run_report(
             ctx,
-            lambda client, db: revenue_from_invoices(build_invoices(client, db, month, plans)),
+            lambda client, db: revenue_from_invoices(
+                invoices_with_adjustments(client, db, month, plans)
+            ),
         )
     else:
         path = Path(revenue_source)

@@ -64,3 +64,16 @@ def test_split_is_exact_to_the_cent(cents: int, weights: list[D]) -> None:
     parts = _split(amount, weights)
     assert sum(parts, D(0)) == amount
     assert all(p >= 0 and p == p.quantize(D("0.01")) for p in parts)
+
+
+def test_a_rerate_adjustment_is_a_line_of_its_own() -> None:
+    from reports.invoice_math import InvoiceLine, LineKind
+
+    inv = build_invoice("acme", "2026-11", USAGE, PLANS)
+    credit = InvoiceLine(kind=LineKind.ADJUSTMENT, description="credit: re-rate rr-1",
+                         amount=D("-0.50"))  # fmt: skip
+    adjusted = inv.model_copy(update={"lines": (*inv.lines, credit), "total": inv.total - D("0.5")})
+    doc = customer_invoice(adjusted, NOV, PLANS)
+    assert doc.total == D("1.23")
+    assert doc.lines[-1].description == "adjustment: usage re-rated after invoicing"
+    assert doc.lines[-1].amount == D("-0.50")
