@@ -25,7 +25,7 @@ STALE_LOCK := { echo "requirements/*.lock does not match pyproject.toml: run 'ma
 # The manual builds offline; silence mkdocs-material's end-of-life banner.
 MKDOCS := NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs
 
-.PHONY: install test unit lint format-check typecheck docs demo bench lock clean
+.PHONY: install test unit lint format-check typecheck docs demo up bench lock clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -80,6 +80,11 @@ unit: $(DEV_STAMP)
 
 demo: $(RUN_STAMP)
 	$(VENV)/bin/meterline demo
+
+# The local stack in the foreground; in another terminal `source .venv/bin/activate` puts
+# `meterline` on the PATH.
+up: $(RUN_STAMP)
+	$(VENV)/bin/meterline up $(if $(PLANS),--plans $(PLANS))
 
 bench: $(DEV_STAMP)
 	$(PY) -m pytest -m bench

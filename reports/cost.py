@@ -19,11 +19,14 @@ from reports.errors import ReportError
 from reports.periods import TimeRange
 from reports.rerate import as_of_source
 from reports.unit_costs import FeatureUnitCost, unit_costs
+from schemas import UNATTRIBUTED
 
 __all__ = [
     "DIMENSIONS",
     "NO_FEATURE",
+    "NO_OWNER",
     "OTHER",
+    "OWNER_MISMATCH",
     "CostFilter",
     "CostGroup",
     "CostReport",
@@ -31,6 +34,9 @@ __all__ = [
     "cost_report",
     "feature_report",
 ]
+
+NO_OWNER = "(no owner)"
+"""How ``--by owner`` labels events whose key is bound to no customer (shared or unbound)."""
 
 DIMENSIONS: dict[str, str] = {
     "customer": "customer",
@@ -40,8 +46,15 @@ DIMENSIONS: dict[str, str] = {
     "team": "team_id",
     "key": "api_key_id",
     "day": "toDate(occurred_at)",
+    "owner": f"if(owner_customer = '', '{NO_OWNER}', owner_customer)",
 }
-"""``--by`` names and the column (expression) each groups by."""
+"""``--by`` names and the column (expression) each groups by. ``customer`` is the event's
+``customer:`` tag (the books); ``owner`` the customer its key is bound to (budgets)."""
+
+OWNER_MISMATCH = (
+    "owner_customer != '' AND customer != owner_customer AND customer != {unattributed:String}"
+)
+"""A call tagged for one customer on a key bound to another."""
 
 OTHER = "(other)"
 NO_FEATURE = "(none)"
@@ -98,6 +111,8 @@ class CostFilter(BaseModel):
 
     customer: str | None = None
     tags: tuple[str, ...] = ()
+    owner: str | None = None
+    """Only events whose key is bound to this owner customer."""
 
 
 class CostReport(BaseModel):
@@ -111,6 +126,9 @@ class CostReport(BaseModel):
     groups: tuple[CostGroup, ...]
     total: Usage
     other_groups: int = 0
+    owner_mismatch_events: int = 0
+    """Calls in the report tagged ``customer:X`` on a key bound to another owner customer."""
+    owner_mismatch_cost: Decimal = Decimal(0)
 
 
 def _where(period: TimeRange, flt: CostFilter) -> tuple[str, dict[str, Any]]:
@@ -119,6 +137,9 @@ def _where(period: TimeRange, flt: CostFilter) -> tuple[str, dict[str, Any]]:
     if flt.customer is not None:
         clauses.append("customer = {customer:String}")
         params["customer"] = flt.customer
+    if flt.owner is not None:
+        clauses.append("owner_customer = {owner:String}")
+        params["owner"] = flt.owner
     if flt.tags:
         clauses.append("hasAll(tags, {tags:Array(String)})")
         params["tags"] = list(flt.tags)
@@ -169,6 +190,12 @@ def cost_report(
     (total_row,) = rows(
         client, f"SELECT {_MEASURES} FROM {source} WHERE {where}", params
     )
+    (mismatch,) = rows(
+        client,
+        f"SELECT count() AS events, sum(cost) AS cost FROM {db}.usage_events FINAL "
+        f"WHERE {where} AND {OWNER_MISMATCH}",
+        {**params, "unattributed": UNATTRIBUTED},
+    )
     groups = [
         CostGroup(group={d: _value(r[f"g{i}"]) for i, d in enumerate(dims)}, **_usage(r))
         for r in grouped
@@ -185,6 +212,8 @@ def cost_report(
         groups=tuple(groups),
         total=Usage(**_usage(total_row)),
         other_groups=other,
+        owner_mismatch_events=mismatch["events"],
+        owner_mismatch_cost=mismatch["cost"],
     )
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from reports._sql import PERIOD_FILTER, QueryClient, checked_database, period_parameters, rows
 from reports.invoice_math import Invoice, ModelUsage, build_invoice
@@ -11,7 +12,7 @@ from reports.periods import TimeRange
 from reports.plans import PlansFile
 from reports.rerate import as_of_source
 
-__all__ = ["build_invoices", "usage_by_customer_model"]
+__all__ = ["build_invoices", "revenue_from_invoices", "usage_by_customer_model"]
 
 
 def usage_by_customer_model(
@@ -59,3 +60,8 @@ def build_invoices(
     usage = usage_by_customer_model(client, database, period, ratings_as_of)
     customers = sorted(set(usage) | set(plans.customers))
     return [build_invoice(c, period.label, usage.get(c, []), plans) for c in customers]
+
+
+def revenue_from_invoices(invoices: list[Invoice]) -> dict[str, Decimal]:
+    """Revenue per customer as invoiced (customers without a plan have none)."""
+    return {inv.customer: inv.total for inv in invoices if inv.plan is not None}

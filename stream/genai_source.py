@@ -75,6 +75,10 @@ class GenaiPriceSource:
             self._models[key] = found
         return found
 
+    def known_models(self) -> list[tuple[str, str]]:
+        """Every (provider id, model id) genai-prices has a price for."""
+        return [(str(p.id), str(m.id)) for p in self._snapshot.providers for m in p.models]
+
     def provider_for(self, model: str) -> str | None:
         """The provider genai-prices associates with ``model`` when none is given."""
         try:

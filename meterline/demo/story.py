@@ -51,7 +51,8 @@ from reports import (
     parse_revenue,
     reconcile,
 )
-from reports.render import cost_rows, feature_rows, margin_rows, table_text
+from reports.money_format import money_plain
+from reports.render import MONEY_COLUMNS, cost_rows, feature_rows, margin_rows, table_text
 from stream.genai_source import GenaiPriceSource
 
 __all__ = ["run_demo"]
@@ -349,9 +350,9 @@ def run_demo(as_json: bool = False, root: Path = DEMO_ROOT) -> dict:
 def _print_story(result, costs, features, alerts, invoices, ledger, margins, stack, root) -> None:  # type: ignore[no-untyped-def]
     echo = click.echo
     echo(f"== What each customer cost us in {result['period']} (sums exactly to TOTAL) ==")
-    echo(table_text(cost_rows(costs), ("cost", "computed_cost")))
+    echo(table_text(cost_rows(costs), MONEY_COLUMNS))
     echo("\n== Cost versus usage per feature (the quietly expensive one is marked) ==")
-    echo(table_text(feature_rows(features)))
+    echo(table_text(feature_rows(features), MONEY_COLUMNS))
     echo("\n== Budget alerts that fired (each exactly once) ==")
     for policy_id, subject, threshold, spend, limit, event_id, occurred_at in alerts:
         echo(
@@ -375,22 +376,29 @@ def _print_story(result, costs, features, alerts, invoices, ledger, margins, sta
     echo("\n== Reconciliation ==")
     facts = ledger.ledger
     echo(
-        f"  sum of customer costs {facts.customer_cost_sum} == total metered {facts.total_cost}: "
+        f"  sum of customer costs {money_plain(facts.customer_cost_sum)} == total metered "
+        f"{money_plain(facts.total_cost)}: "
         f"{'OK' if facts.customer_cost_sum == facts.total_cost else 'MISMATCH'}"
     )
     echo(
         f"  events {facts.events}, duplicates collapsed {facts.rows_stored - facts.events}, "
         f"unattributed {facts.unattributed_events}, unpriced {facts.unpriced_events}, "
-        f"dead letters {facts.dead_letters} {dict(facts.dead_letters_by_kind)}"
+        f"dead letters {facts.dead_letters}"
+        + "".join(f", {kind} {n}" for kind, n in facts.dead_letters_by_kind.items())
     )
     echo(f"  reconciled: {'YES' if ledger.reconciled else 'NO — ' + '; '.join(ledger.problems)}")
     echo(f"\n== Gross margin per account (revenue from {root / 'revenue.csv'}) ==")
     rows = margin_rows(margins)
-    shown = rows[:MARGIN_ROWS_SHOWN] + ([rows[-1]] if len(rows) > MARGIN_ROWS_SHOWN else [])
+    # The biggest accounts (by cost to serve), in the report's order: worst margin first.
+    accounts, total = rows[:-1], rows[-1]
+    by_cost = sorted(accounts, key=lambda r: r["cost"], reverse=True)
+    biggest = {id(r) for r in by_cost[:MARGIN_ROWS_SHOWN]}
+    shown = [r for r in accounts if id(r) in biggest] + [total]
     echo(table_text(shown, ("revenue", "cost", "margin")))
     if len(rows) > MARGIN_ROWS_SHOWN + 1:
         echo(
-            f"  ({len(rows) - MARGIN_ROWS_SHOWN - 1} more accounts above the total line; "
+            f"  (the {MARGIN_ROWS_SHOWN} biggest accounts by cost; "
+            f"{len(rows) - MARGIN_ROWS_SHOWN - 1} more in the total; "
             "`meterline margin` lists all)"
         )
     if margins.cost_without_revenue:
@@ -404,5 +412,5 @@ def _print_story(result, costs, features, alerts, invoices, ledger, margins, sta
         f'meterline sql "SELECT customer, sum(cost) FROM {stack.database}.usage_events FINAL '
         'GROUP BY customer ORDER BY 2 DESC"'
     )
-    echo("  Run the stack yourself: meterline up   (then meterline report cost --from … --to …)")
+    echo("  Run the stack yourself: meterline up   (then meterline report cost: this month)")
     echo(f"\ndemo finished in {result['elapsed_s']} s")

@@ -265,7 +265,8 @@ def test_invoiced_period_shows_adjustment_lines_and_reconcile_explains(
     runner = CliRunner()
 
     def invoices(*extra: str) -> dict[str, Any]:
-        run = runner.invoke(cli, ["invoice", "--period", "2026-11", "--plans", str(plans), *extra],
+        run = runner.invoke(cli, ["invoice", "--period", "2026-11", "--plans", str(plans),
+                                  "--view", "internal", "--format", "json", *extra],
                             obj={CLIENT_KEY: store})  # fmt: skip
         assert run.exit_code == 0, run.output
         return {i["customer"]: i for i in json.loads(run.output)}
