@@ -87,7 +87,9 @@ def run_gateways(specs: list[dict[str, Any]], timeout_s: float) -> list[dict[str
         processes = [
             subprocess.Popen(
                 [sys.executable, "-m", "meterline.bench.enforce_gateway", json.dumps(spec)],
-                stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
             )
             for spec, log in zip(specs, logs, strict=True)
         ]

@@ -93,9 +93,7 @@ def run_sink_bench(
     records = keyed_batch_records(prepared)
     asyncio.run(create_topics(bootstrap, topics))
     progress(f"producing {len(records)} batch records")
-    asyncio.run(
-        produce_records(bootstrap, topics.usage_enriched, records, compression=compression)
-    )
+    asyncio.run(produce_records(bootstrap, topics.usage_enriched, records, compression=compression))
     tune_gc(batch_rows)  # as the sink process does; applies to the raw inserts alike
     with tempfile.TemporaryDirectory(prefix="meterline-bench-") as data_dir:
         url = f"chdb://{data_dir}"
