@@ -5,6 +5,7 @@ The CLI (``meterline budgets``) is a thin layer over these functions; tests call
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -85,7 +86,7 @@ def build_policy(
         raise PolicyInputError(str(exc)) from exc
 
 
-async def _send(bootstrap: str, topic: str, records: list[tuple[str, bytes | None]]) -> None:
+async def _send(bootstrap: str, topic: str, records: Sequence[tuple[str, bytes | None]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="meterline-budgets-admin")
     try:
         await producer.start()

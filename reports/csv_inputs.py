@@ -7,6 +7,7 @@ import csv
 import io
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -50,7 +51,9 @@ def _decimal(value: str | None, line: int, what: str) -> Decimal:
         raise InputFileError(f"{what} line {line}: {value!r} is not a decimal amount") from None
     if not amount.is_finite():
         raise InputFileError(f"{what} line {line}: {value!r} is not a finite amount")
-    if amount and (amount.adjusted() >= MAX_DIGITS or amount.as_tuple().exponent < -MAX_SCALE):
+    # A finite Decimal's exponent is an int (only NaN/Infinity have 'n'/'N'/'F').
+    exponent = cast(int, amount.as_tuple().exponent)
+    if amount and (amount.adjusted() >= MAX_DIGITS or exponent < -MAX_SCALE):
         shown = (value or "").strip()[:40]
         raise InputFileError(
             f"{what} line {line}: {shown!r} is out of range (at most "

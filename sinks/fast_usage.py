@@ -106,7 +106,7 @@ def _fast_type(annotation: Any, metadata: list[Any], where: str) -> Any:
     if annotation in (datetime, Decimal):
         return str
     if isinstance(annotation, type) and issubclass(annotation, Enum):
-        return Literal[tuple(m.value for m in annotation)]  # type: ignore[misc]
+        return Literal[tuple(m.value for m in annotation)]
     if annotation is bool:
         return bool
     if annotation in (int, str):

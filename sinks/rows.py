@@ -51,7 +51,7 @@ class Origin(NamedTuple):
     topic: str
     partition: int
     offset: int
-    index: int
+    index: int  # type: ignore[assignment]  # a field named like tuple.index, on purpose
 
 
 class Item(NamedTuple):
@@ -179,7 +179,7 @@ class RecordElement(NamedTuple):
     fast path; parsed again only if its row is refused and must become a dead letter."""
 
     value: bytes
-    index: int
+    index: int  # type: ignore[assignment]  # a field named like tuple.index, on purpose
 
     def element(self) -> Any:
         return orjson.loads(self.value)[self.index]

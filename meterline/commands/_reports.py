@@ -15,6 +15,8 @@ from reports.errors import ReportError
 from reports.render import MONEY_COLUMNS, csv_text, table_text
 
 T = TypeVar("T")
+CommandT = TypeVar("CommandT", bound=Callable[..., Any] | click.Command)
+"""What a click option decorates: a command function or a command."""
 
 CLIENT_KEY = "report_client"
 """``ctx.obj[CLIENT_KEY] = (client, database)`` makes the commands use that client (tests,
@@ -77,7 +79,7 @@ def emit(fmt: str, data: Any, rows: Sequence[dict[str, Any]]) -> None:
         click.echo(table_text(rows, money_columns=MONEY_COLUMNS))
 
 
-def format_option(choices: Sequence[str], default: str) -> Callable[[T], T]:
+def format_option(choices: Sequence[str], default: str) -> Callable[[CommandT], CommandT]:
     return click.option(
         "--format",
         "fmt",
@@ -88,7 +90,7 @@ def format_option(choices: Sequence[str], default: str) -> Callable[[T], T]:
     )
 
 
-def period_option() -> Callable[[T], T]:
+def period_option() -> Callable[[CommandT], CommandT]:
     return click.option(
         "--period", required=True, metavar="YYYY-MM", help="Calendar month (UTC), e.g. 2026-11."
     )

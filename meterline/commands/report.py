@@ -6,7 +6,7 @@ from datetime import datetime
 
 import click
 
-from meterline.commands._reports import emit, format_option, run_report
+from meterline.commands._reports import CommandT, emit, format_option, run_report
 from reports.cost import DIMENSIONS, CostFilter, cost_report, feature_report
 from reports.errors import InvalidPeriodError
 from reports.periods import TimeRange, date_range
@@ -22,7 +22,7 @@ def _range(first: datetime, last: datetime) -> TimeRange:
         raise click.ClickException(str(exc)) from exc
 
 
-def _filters(f):  # type: ignore[no-untyped-def]
+def _filters(f: CommandT) -> CommandT:
     options = [
         click.option("--from", "first", type=_DATE, required=True, help="First day (UTC)."),
         click.option("--to", "last", type=_DATE, required=True, help="Last day, included."),
