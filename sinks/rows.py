@@ -90,7 +90,7 @@ _ADAPTERS: dict[type, TypeAdapter] = {}
 
 def _adapter(model: type[M]) -> TypeAdapter[list[M]]:
     if model not in _ADAPTERS:
-        _ADAPTERS[model] = TypeAdapter(list[model])  # type: ignore[valid-type]
+        _ADAPTERS[model] = TypeAdapter(list[model])  # type: ignore[valid-type]  # run-time model
     return _ADAPTERS[model]
 
 
