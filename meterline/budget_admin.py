@@ -5,12 +5,10 @@ The CLI (``meterline budgets``) is a thin layer over these functions; tests call
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-
+from meterline.config_changes import Change, publish_changes, read_compacted
 from schemas.budgets import BudgetAction, BudgetPolicy, BudgetScope, BudgetUnit, BudgetWindow
 from schemas.codec import encode_one
 from schemas.topics import Topics
@@ -86,51 +84,34 @@ def build_policy(
         raise PolicyInputError(str(exc)) from exc
 
 
-async def _send(bootstrap: str, topic: str, records: Sequence[tuple[str, bytes | None]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="meterline-budgets-admin")
-    try:
-        await producer.start()
-        for key, value in records:
-            await producer.send(topic, value, key=key.encode(), partition=0)
-        await producer.flush()
-    finally:
-        await producer.stop()
+async def put_policy(
+    bootstrap: str, topics: Topics, policy: BudgetPolicy, *, actor: str | None = None
+) -> None:
+    """Write (create or replace) a policy; the stream applies it from its next record on.
+    ``actor`` (default: this OS user) is recorded in the history."""
+    await put_policies(bootstrap, topics, [policy], actor=actor)
 
 
-async def put_policy(bootstrap: str, topics: Topics, policy: BudgetPolicy) -> None:
-    """Write (create or replace) a policy; the stream applies it from its next record on."""
-    await put_policies(bootstrap, topics, [policy])
-
-
-async def put_policies(bootstrap: str, topics: Topics, policies: list[BudgetPolicy]) -> None:
+async def put_policies(
+    bootstrap: str, topics: Topics, policies: list[BudgetPolicy], *, actor: str | None = None
+) -> None:
     """Write several policies over one connection, in order."""
-    records = [(p.policy_id, encode_one(p)) for p in policies]
-    await _send(bootstrap, topics.budget_policies, records)
+    changes = [Change(p.policy_id, encode_one(p)) for p in policies]
+    await publish_changes(bootstrap, topics.budget_policies, changes, actor=actor)
 
 
-async def delete_policy(bootstrap: str, topics: Topics, policy_id: str) -> None:
+async def delete_policy(
+    bootstrap: str, topics: Topics, policy_id: str, *, actor: str | None = None
+) -> None:
     """Write a tombstone for ``policy_id``."""
-    await _send(bootstrap, topics.budget_policies, [(policy_id, None)])
+    await publish_changes(bootstrap, topics.budget_policies, [Change(policy_id, None)], actor=actor)
 
 
 async def list_policies(bootstrap: str, topics: Topics) -> list[BudgetPolicy]:
     """The current policies: the compacted topic read to its end, latest value per id."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        await consumer.start()
-        tp = TopicPartition(topics.budget_policies, 0)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
-        latest: dict[str, bytes | None] = {}
-        while await consumer.position(tp) < end:
-            batches = await consumer.getmany(tp, timeout_ms=500)
-            for message in batches.get(tp, []):
-                latest[(message.key or b"").decode()] = message.value
-        return [
-            BudgetPolicy.model_validate_json(value)
-            for _, value in sorted(latest.items())
-            if value is not None
-        ]
-    finally:
-        await consumer.stop()
+    latest = await read_compacted(bootstrap, topics.budget_policies)
+    return [
+        BudgetPolicy.model_validate_json(record.value)
+        for _, record in sorted(latest.items())
+        if record.value is not None
+    ]
