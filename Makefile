@@ -90,6 +90,7 @@ bench: $(DEV_STAMP)
 	$(VENV)/bin/meterline bench sink --json
 	$(VENV)/bin/meterline bench alerts --json
 	$(VENV)/bin/meterline bench enforce --json
+	$(VENV)/bin/meterline bench rerate --json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache site

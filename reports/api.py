@@ -27,7 +27,6 @@ from reports.cost import DIMENSIONS, CostFilter, CostReport, cost_report, featur
 from reports.csv_inputs import parse_provider_bill, parse_revenue
 from reports.errors import InputFileError, QueryFailedError, ReportError
 from reports.invoice_math import Invoice
-from reports.invoices import build_invoices
 from reports.margin import MarginReport
 from reports.margin_report import margin_report
 from reports.periods import date_range, month_period
@@ -42,6 +41,7 @@ from reports.render import (
     margin_rows,
     variance_rows,
 )
+from reports.rerate_history import invoices_with_adjustments
 from reports.unit_costs import FeatureUnitCost
 
 __all__ = ["create_app"]
@@ -207,7 +207,7 @@ def create_app(
                 status_code=409, detail="no plans file configured (METERLINE_REPORT_PLANS_FILE)"
             )
         month = month_period(period)
-        result = run(lambda c, db: build_invoices(c, db, month, plans))
+        result = run(lambda c, db: invoices_with_adjustments(c, db, month, plans))
         if format == "csv":
             return _csv(csv_text(invoice_rows(result)), f"invoices-{month.label}")
         return jsonable(result)

@@ -8,7 +8,7 @@ own query over the same filter; the groups (with ``--top``'s "other" group) sum 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 from reports._sql import PERIOD_FILTER, QueryClient, checked_database, period_parameters, rows
 from reports.errors import ReportError
 from reports.periods import TimeRange
+from reports.rerate import as_of_source
 from reports.unit_costs import FeatureUnitCost, unit_costs
 
 __all__ = [
@@ -139,9 +140,11 @@ def cost_report(
     by: Sequence[str] = ("customer",),
     flt: CostFilter | None = None,
     top: int | None = None,
+    as_of: datetime | None = None,
 ) -> CostReport:
     """Cost per group of ``by`` (names from ``DIMENSIONS``) in ``period``; raises
-    ``ReportError`` for an unknown dimension or a ``top`` below 1."""
+    ``ReportError`` for an unknown dimension or a ``top`` below 1. Events carry their latest
+    rating; with ``as_of``, the books as they stood then (see ``reports.rerate``)."""
     db = checked_database(database)
     dims = tuple(dict.fromkeys(by))
     unknown = [d for d in dims if d not in DIMENSIONS]
@@ -152,16 +155,19 @@ def cost_report(
     if top is not None and top < 1:
         raise ReportError("--top must be at least 1")
     where, params = _where(period, flt or CostFilter())
+    source = f"{db}.usage_events FINAL"
+    if as_of is not None:
+        source, params = as_of_source(db), {**params, "as_of": as_of}
     select = ", ".join(f"{DIMENSIONS[d]} AS g{i}" for i, d in enumerate(dims))
     group_by = ", ".join(f"g{i}" for i in range(len(dims)))
     grouped = rows(
         client,
-        f"SELECT {select}, {_MEASURES} FROM {db}.usage_events FINAL WHERE {where} "
+        f"SELECT {select}, {_MEASURES} FROM {source} WHERE {where} "
         f"GROUP BY {group_by} ORDER BY cost DESC, {group_by}",
         params,
     )
     (total_row,) = rows(
-        client, f"SELECT {_MEASURES} FROM {db}.usage_events FINAL WHERE {where}", params
+        client, f"SELECT {_MEASURES} FROM {source} WHERE {where}", params
     )
     groups = [
         CostGroup(group={d: _value(r[f"g{i}"]) for i, d in enumerate(dims)}, **_usage(r))

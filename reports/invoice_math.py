@@ -56,6 +56,8 @@ class LineKind(StrEnum):
     FLAT_FEE = "flat_fee"
     OVERAGE = "overage"
     MINIMUM_TOPUP = "minimum_topup"
+    ADJUSTMENT = "adjustment"
+    """A re-rate's change to an invoiced period (credit when negative); see reports.rerate."""
 
 
 class InvoiceLine(BaseModel):

@@ -90,7 +90,10 @@ def ledger_facts(client: QueryClient, database: str, period: TimeRange) -> Ledge
         SELECT sum(n) AS rows_stored, count() AS distinct_event_ids,
                sum(one_cost) AS deduped_cost
         FROM (
-            SELECT event_id, count() AS n, any(cost) AS one_cost
+            -- A re-rated event has one row per rating version until a merge keeps the
+            -- latest (``meterline rerate``): those rows are not duplicates, the latest counts.
+            SELECT event_id, count() - uniqExact(rating_version) + 1 AS n,
+                   argMax(cost, rating_version) AS one_cost
             FROM {db}.usage_events WHERE {PERIOD_FILTER} GROUP BY event_id
         )
         """,

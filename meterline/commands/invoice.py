@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -17,10 +18,10 @@ from meterline.commands._reports import (
     run_report,
 )
 from reports.invoice_math import Invoice
-from reports.invoices import build_invoices
 from reports.periods import month_period
 from reports.plans import parse_plans
 from reports.render import csv_text, invoice_rows, jsonable
+from reports.rerate_history import invoices_with_adjustments
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -50,17 +51,34 @@ def invoice_file_name(invoice: Invoice, ext: str) -> str:
     default=None,
     help="Write one file per customer into this directory instead of printing.",
 )
+@click.option(
+    "--invoiced-at",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]),
+    default=None,
+    help="When the month was invoiced (UTC): re-rates up to then are in the lines, later ones "
+    "are adjustment lines. Default: every re-rate of the month is an adjustment line.",
+)
 @click.pass_context
-def invoice(ctx: click.Context, period: str, plans_path: Path, fmt: str, out: Path | None) -> None:
+def invoice(
+    ctx: click.Context,
+    period: str,
+    plans_path: Path,
+    fmt: str,
+    out: Path | None,
+    invoiced_at: datetime | None,
+) -> None:
     """Invoices for a month: each customer's lines (usage at cost, markup, resale, flat fee,
-    overage, minimum top-up) and total.
+    overage, minimum top-up, adjustments from `meterline rerate`) and total.
 
     Every line is rounded to cents once, half up (ROUND_HALF_UP); the total is the sum of the
     lines. Customers with usage but no plan are listed with a warning and a zero total.
     """
     month = guarded(month_period, period)
     plans = guarded(parse_plans, read_text(plans_path, "plans file"))
-    invoices = run_report(ctx, lambda client, db: build_invoices(client, db, month, plans))
+    cut = invoiced_at.replace(tzinfo=UTC) if invoiced_at is not None else None
+    invoices = run_report(
+        ctx, lambda client, db: invoices_with_adjustments(client, db, month, plans, cut)
+    )
     if out is None:
         if fmt == "json":
             click.echo(json.dumps(jsonable(invoices), indent=2, ensure_ascii=False))

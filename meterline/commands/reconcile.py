@@ -21,6 +21,8 @@ from reports.periods import month_period
 from reports.reconcile import DEFAULT_TOLERANCE, Reconciliation
 from reports.reconcile import reconcile as reconcile_period
 from reports.render import MONEY_COLUMNS, jsonable, table_text, variance_rows
+from reports.rerate_history import explain_rerates
+from reports.rerate_render import rerate_json, rerate_text
 
 _VARIANCES_SHOWN = 20
 
@@ -108,16 +110,21 @@ def reconcile(
     bill = (
         guarded(parse_provider_bill, read_text(bill_path, "provider bill")) if bill_path else None
     )
-    rec = run_report(
+    rec, rerated = run_report(
         ctx,
-        lambda client, db: reconcile_period(
-            client, db, month, provider_bill=bill, tolerance=tolerance
+        lambda client, db: (
+            reconcile_period(client, db, month, provider_bill=bill, tolerance=tolerance),
+            explain_rerates(client, db, month),
         ),
     )
     if fmt == "json":
-        click.echo(json.dumps(jsonable(rec), indent=2, ensure_ascii=False))
+        data = jsonable(rec)
+        data["rerates"] = rerate_json(rerated)
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         click.echo(_summary(rec))
+        if rerated is not None:
+            click.echo("\n" + rerate_text(rerated))
         if rec.bill is not None:
             rows = variance_rows(rec)
             click.echo(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import click
 
@@ -59,6 +59,14 @@ def report() -> None:
     default=None,
     help="Keep the N costliest groups; fold the rest into '(other)'.",
 )
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]),
+    default=None,
+    help="The books as they stood at this UTC time: the ratings events had then (before a "
+    "later `meterline rerate`), events stored by then.",
+)
 @format_option(["table", "csv", "json"], "table")
 @click.pass_context
 def cost(
@@ -69,6 +77,7 @@ def cost(
     tags: tuple[str, ...],
     by: str,
     top: int | None,
+    as_of: datetime | None,
     fmt: str,
 ) -> None:
     """Cost, computed cost, requests and tokens per group, and a TOTAL row.
@@ -84,7 +93,8 @@ def cost(
     result = run_report(
         ctx,
         lambda client, db: cost_report(
-            client, db, period, by=dims, flt=CostFilter(customer=customer, tags=tags), top=top
+            client, db, period, by=dims, flt=CostFilter(customer=customer, tags=tags), top=top,
+            as_of=as_of.replace(tzinfo=UTC) if as_of is not None else None,
         ),
     )
     emit(fmt, jsonable(result), cost_rows(result))
