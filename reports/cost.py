@@ -166,9 +166,7 @@ def cost_report(
         f"GROUP BY {group_by} ORDER BY cost DESC, {group_by}",
         params,
     )
-    (total_row,) = rows(
-        client, f"SELECT {_MEASURES} FROM {source} WHERE {where}", params
-    )
+    (total_row,) = rows(client, f"SELECT {_MEASURES} FROM {source} WHERE {where}", params)
     groups = [
         CostGroup(group={d: _value(r[f"g{i}"]) for i, d in enumerate(dims)}, **_usage(r))
         for r in grouped

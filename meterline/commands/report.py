@@ -93,7 +93,12 @@ def cost(
     result = run_report(
         ctx,
         lambda client, db: cost_report(
-            client, db, period, by=dims, flt=CostFilter(customer=customer, tags=tags), top=top,
+            client,
+            db,
+            period,
+            by=dims,
+            flt=CostFilter(customer=customer, tags=tags),
+            top=top,
             as_of=as_of.replace(tzinfo=UTC) if as_of is not None else None,
         ),
     )
