@@ -53,7 +53,7 @@ lock: $(UV)
 	$(COMPILE) --extra local -c requirements/dev.lock -o requirements/local.lock
 	$(COMPILE) -c requirements/dev.lock -o requirements/run.lock
 
-# Not part of `make test` yet: the tree is reformatted once, then these join it.
+# Each of these is also a step of `make test`; `make lint` runs the three.
 format-check: $(DEV_STAMP)
 	$(PY) -m ruff format --check .
 
@@ -72,6 +72,8 @@ docs: $(DEV_STAMP)
 
 test: $(DEV_STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	$(MKDOCS) build --strict --quiet
 	$(PY) -m pytest
 

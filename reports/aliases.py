@@ -57,7 +57,6 @@ class Aliases:
         undated = _DATED.sub("", key)
         return self.models.get(undated, undated)
 
-
     def provider_shown(self, name: str) -> str:
         """How to print ``name``'s provider: the alias target, else ``name`` as written."""
         return self.providers.get(name.strip().lower(), name.strip())

@@ -187,9 +187,7 @@ def cost_report(
         f"GROUP BY {group_by} ORDER BY cost DESC, {group_by}",
         params,
     )
-    (total_row,) = rows(
-        client, f"SELECT {_MEASURES} FROM {source} WHERE {where}", params
-    )
+    (total_row,) = rows(client, f"SELECT {_MEASURES} FROM {source} WHERE {where}", params)
     (mismatch,) = rows(
         client,
         f"SELECT count() AS events, sum(cost) AS cost FROM {db}.usage_events FINAL "

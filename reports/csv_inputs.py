@@ -14,7 +14,6 @@ from reports.errors import InputFileError
 __all__ = ["MAX_DIGITS", "MAX_SCALE", "BillLine", "parse_provider_bill", "parse_revenue"]
 
 
-
 def _reader(text: str, required: tuple[str, ...], what: str) -> csv.DictReader[str]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip().lower() for h in (reader.fieldnames or [])]

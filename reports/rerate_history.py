@@ -65,9 +65,7 @@ def invoices_with_adjustments(
         return build_invoices(client, database, period, plans)
     moments = [runs[0].rated_at - _TICK, *(r.rated_at for r in runs)]
     states = [build_invoices(client, database, period, plans, m) for m in moments]
-    return [
-        adjusted_invoice([state[i] for state in states], runs) for i in range(len(states[0]))
-    ]
+    return [adjusted_invoice([state[i] for state in states], runs) for i in range(len(states[0]))]
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,4 @@ def compare(
                 whatif_invoice=then.total, cost=now.usage_cost, whatif_cost=then.usage_cost,
             )
         )  # fmt: skip
-    return sorted(
-        out, key=lambda r: (-abs(r.margin_change), -abs(r.invoice_change), r.customer)
-    )
+    return sorted(out, key=lambda r: (-abs(r.margin_change), -abs(r.invoice_change), r.customer))

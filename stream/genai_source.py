@@ -89,9 +89,10 @@ class GenaiPriceSource:
 
     def __call__(self, provider: str, model: str, at: datetime) -> UnitPrice | None:
         day_key = (provider, model, at.date())
-        price = self._by_day.get(day_key, _MISSING)
-        if price is not _MISSING:
-            return price  # type: ignore[return-value]
+        try:
+            return self._by_day[day_key]
+        except KeyError:
+            pass
         found = self._model(provider, model)
         if found is None:
             return None

@@ -13,11 +13,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from reports.periods import month_period
 from reports.rerate import RerateScope, apply_rerate
 from reports.rerate_math import price_rows, rerate_id
-from sinks.clickhouse import connect
+from sinks.clickhouse import Client, connect
 from sinks.ddl import USAGE_EVENT_COLUMNS
 from sinks.migrations import migrate
 from stream.price_file import parse_price_text, price_file_label
@@ -73,7 +74,7 @@ _GENERATED = {
 }  # fmt: skip
 
 
-def _load(client, events: int) -> None:  # type: ignore[no-untyped-def]
+def _load(client: Client, events: int) -> None:
     select = ", ".join(f"{_GENERATED[c]} AS {c}" for c in USAGE_EVENT_COLUMNS)
     client.command(
         f"INSERT INTO {DB}.usage_events ({', '.join(USAGE_EVENT_COLUMNS)}) "
@@ -81,11 +82,11 @@ def _load(client, events: int) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-def _scalar(client, sql: str):  # type: ignore[no-untyped-def]
+def _scalar(client: Client, sql: str) -> Any:
     return client.query(sql).result_rows[0][0]
 
 
-def _rollup_equals_base(client) -> bool:  # type: ignore[no-untyped-def]
+def _rollup_equals_base(client: Client) -> bool:
     base = client.query(
         f"SELECT toDate(occurred_at) AS d, customer, model, sum(cost), count() "
         f"FROM {DB}.usage_events FINAL GROUP BY d, customer, model ORDER BY d, customer, model"

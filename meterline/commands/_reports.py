@@ -18,6 +18,7 @@ from reports.periods import TimeRange, resolve_month, resolve_range
 from reports.render import MONEY_COLUMNS, csv_text, table_text
 
 T = TypeVar("T")
+CommandT = TypeVar("CommandT", bound=Callable[..., Any] | click.Command)
 
 CLIENT_KEY = "report_client"
 """``ctx.obj[CLIENT_KEY] = (client, database)`` makes the commands use that client (tests,
@@ -109,7 +110,7 @@ def _format_help(choices: Sequence[str]) -> str:
     return text + "."
 
 
-def format_option(choices: Sequence[str], default: str) -> Callable[[T], T]:
+def format_option(choices: Sequence[str], default: str) -> Callable[[CommandT], CommandT]:
     return click.option(
         "--format",
         "fmt",
@@ -123,15 +124,15 @@ def format_option(choices: Sequence[str], default: str) -> Callable[[T], T]:
 _PERIOD_HELP = "Calendar month (UTC): YYYY-MM, this-month or last-month [default: this month]."
 
 
-def period_option() -> Callable[[T], T]:
+def period_option() -> Callable[[CommandT], CommandT]:
     return click.option("--period", default=None, metavar="YYYY-MM", help=_PERIOD_HELP)
 
 
-def range_options() -> Callable[[T], T]:
+def range_options() -> Callable[[CommandT], CommandT]:
     """``--period`` and ``--from``/``--to``; resolve them with ``time_range``."""
     day = click.DateTime(formats=["%Y-%m-%d"])
 
-    def decorate(f: T) -> T:
+    def decorate(f: CommandT) -> CommandT:
         f = click.option(
             "--to", "last", type=day, default=None,
             help="Last day, included (UTC) [default: today when --from is given].",

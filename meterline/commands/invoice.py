@@ -177,10 +177,12 @@ def _write(
         if fmt == "html" and doc is not None:
             text = invoice_html(doc)
         elif fmt == "json":
-            data = _internal(inv, doc) if view == "internal" else jsonable(doc)
+            data = _internal(inv, doc) if view == "internal" or doc is None else jsonable(doc)
             text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
         else:
-            rows = invoice_rows([inv]) if view == "internal" else document_rows([doc])
+            rows = (
+                invoice_rows([inv]) if view == "internal" or doc is None else document_rows([doc])
+            )
             text = csv_text(rows) if fmt == "csv" else table_text(rows, MONEY_COLUMNS) + "\n"
         path = out / invoice_file_name(inv, ext)
         path.write_text(text, encoding="utf-8")

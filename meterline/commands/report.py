@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import click
 
 from meterline.commands._reports import (
+    CommandT,
     emit,
     format_option,
     hint_if_empty,
@@ -19,7 +20,7 @@ from reports.money_format import money_text
 from reports.render import cost_rows, feature_rows, jsonable
 
 
-def _filters(f):  # type: ignore[no-untyped-def]
+def _filters(f: CommandT) -> CommandT:
     options = [
         range_options(),
         click.option("--customer", default=None, help="Only this customer tag (exact match)."),
@@ -102,7 +103,12 @@ def cost(
     result = run_report(
         ctx,
         lambda client, db: cost_report(
-            client, db, span, by=dims, flt=flt, top=top,
+            client,
+            db,
+            span,
+            by=dims,
+            flt=flt,
+            top=top,
             as_of=as_of.replace(tzinfo=UTC) if as_of is not None else None,
         ),
     )

@@ -135,9 +135,7 @@ def simulate(
             click.echo(f"{key:16} {value}")
     if result.refused:
         for key, n in result.refused.most_common(5):
-            click.echo(
-                f"refused {n} call(s) of {key}: {result.refusal_reasons[key]}", err=True
-            )
+            click.echo(f"refused {n} call(s) of {key}: {result.refusal_reasons[key]}", err=True)
     if not result.delivered:
         click.echo(
             f"warning: the broker did not take every event; the rest is in the spool "

@@ -13,11 +13,12 @@ import asyncio
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import click
 from aiokafka import AIOKafkaProducer
@@ -42,6 +43,11 @@ from producers.budget_guard import BudgetGuard
 from producers.config import GuardSettings, ProducerSettings
 from producers.producer import UsageProducer
 from reports import (
+    CostReport,
+    FeatureUnitCost,
+    Invoice,
+    MarginReport,
+    Reconciliation,
     build_invoices,
     cost_report,
     feature_report,
@@ -287,7 +293,8 @@ def run_demo(as_json: bool = False, root: Path = DEMO_ROOT) -> dict:
                 invoice.model_dump_json(indent=2)
             )
 
-    result = {
+    problems = list(ledger.problems)
+    result: dict[str, Any] = {
         "period": period.label,
         "calls": len(scenario.events),
         "recorded": outcome.recorded,
@@ -321,7 +328,7 @@ def run_demo(as_json: bool = False, root: Path = DEMO_ROOT) -> dict:
             for i in invoices
         ],
         "reconciled": ledger.reconciled,
-        "reconciliation_problems": list(ledger.problems),
+        "reconciliation_problems": problems,
         "margins": [
             {
                 "customer": r.customer,
@@ -339,7 +346,7 @@ def run_demo(as_json: bool = False, root: Path = DEMO_ROOT) -> dict:
         "elapsed_s": round(time.monotonic() - started, 1),
     }
     if alerts_seen < 3:
-        result["reconciliation_problems"].append("expected 3 acme alerts, saw " + str(alerts_seen))
+        problems.append("expected 3 acme alerts, saw " + str(alerts_seen))
     if as_json:
         click.echo(json.dumps(result))
         return result
@@ -347,7 +354,17 @@ def run_demo(as_json: bool = False, root: Path = DEMO_ROOT) -> dict:
     return result
 
 
-def _print_story(result, costs, features, alerts, invoices, ledger, margins, stack, root) -> None:  # type: ignore[no-untyped-def]
+def _print_story(
+    result: dict[str, Any],
+    costs: CostReport,
+    features: Sequence[FeatureUnitCost],
+    alerts: Sequence[Sequence[Any]],
+    invoices: Sequence[Invoice],
+    ledger: Reconciliation,
+    margins: MarginReport,
+    stack: LocalStack,
+    root: Path,
+) -> None:
     echo = click.echo
     echo(f"== What each customer cost us in {result['period']} (sums exactly to TOTAL) ==")
     echo(table_text(cost_rows(costs), MONEY_COLUMNS))

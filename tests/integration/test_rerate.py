@@ -136,8 +136,10 @@ def test_backdated_discount_reprices_only_from_its_date_and_matches_the_stream(
     assert b2[3].endswith(":acme-ai/mystery@2026-01-01")
     _rollup_equals_base(store)
     report = cost_report(client, db, month_period("2026-11"))
-    assert sum(g.cost for g in report.groups) == report.total.cost == sum(
-        v for k, v in costs.items() if k != "z1"
+    assert (
+        sum(g.cost for g in report.groups)
+        == report.total.cost
+        == sum(v for k, v in costs.items() if k != "z1")
     )
 
 
@@ -300,9 +302,11 @@ def test_invoiced_period_shows_adjustment_lines_and_reconcile_explains(
     as_json = runner.invoke(cli, ["reconcile", "--period", "2026-11", "--format", "json"],
                             obj={CLIENT_KEY: store})  # fmt: skip
     explained = json.loads(as_json.output)["rerates"]
-    assert Decimal(explained["current_total"]) - Decimal(explained["original_total"]) == sum(
-        Decimal(c["difference"]) for c in explained["by_day_model"]
-    ) == Decimal("-2.5") - Decimal("0.002718750000") + Decimal("0.0000042")
+    assert (
+        Decimal(explained["current_total"]) - Decimal(explained["original_total"])
+        == sum(Decimal(c["difference"]) for c in explained["by_day_model"])
+        == Decimal("-2.5") - Decimal("0.002718750000") + Decimal("0.0000042")
+    )
     assert [(c["day"], c["model"], c["events"]) for c in explained["by_day_model"]] == [
         ("2026-11-12", "gpt-4o", 2), ("2026-11-16", "mystery", 1), ("2026-11-20", "gpt-4o", 1),
     ]  # fmt: skip

@@ -79,9 +79,7 @@ def test_dated_model_names_and_capitalised_providers_match_the_meter() -> None:
 
 
 def test_an_aliases_file_maps_names_the_rules_cannot_guess() -> None:
-    aliases = parse_aliases(
-        "providers: {Azure OpenAI: openai}\nmodels: {GPT-4o-Latest: gpt-4o}\n"
-    )
+    aliases = parse_aliases("providers: {Azure OpenAI: openai}\nmodels: {GPT-4o-Latest: gpt-4o}\n")
     assert aliases.provider(" Azure OpenAI ") == "openai"
     assert aliases.model("gpt-4o-latest") == "gpt-4o"
     assert aliases.model("gpt-4o-mini-2024-07-18") == "gpt-4o-mini"
@@ -100,8 +98,8 @@ def test_a_bad_aliases_file_is_refused(text: str) -> None:
 def test_openai_cost_export_is_read_as_it_comes() -> None:
     text = (
         "start_time,end_time,line_item,project_id,amount_value,amount_currency\n"
-        "1735689600,1735776000,\"gpt-4o-2024-08-06, input\",proj_1,0.25,usd\n"
-        "2025-01-01T00:00:00Z,2025-01-02T00:00:00Z,\"gpt-4o-2024-08-06, output\",proj_1,1.5,usd\n"
+        '1735689600,1735776000,"gpt-4o-2024-08-06, input",proj_1,0.25,usd\n'
+        '2025-01-01T00:00:00Z,2025-01-02T00:00:00Z,"gpt-4o-2024-08-06, output",proj_1,1.5,usd\n'
     )
     assert parse_provider_bill(text) == [
         BillLine(day=date(2025, 1, 1), provider="openai", model="gpt-4o-2024-08-06",
