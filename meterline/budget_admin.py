@@ -8,20 +8,32 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-
-from schemas.budgets import BudgetAction, BudgetPolicy, BudgetScope, BudgetUnit, BudgetWindow
+from meterline.budget_status import BudgetStatusRow, status_rows
+from meterline.config_changes import Change, publish_changes, read_compacted
+from schemas.budgets import (
+    BudgetAction,
+    BudgetAlert,
+    BudgetPolicy,
+    BudgetScope,
+    BudgetState,
+    BudgetUnit,
+    BudgetWindow,
+)
 from schemas.codec import encode_one
+from schemas.keys import KeyBinding
 from schemas.topics import Topics
 
 __all__ = [
     "PolicyInputError",
     "build_policy",
+    "default_action",
     "delete_policy",
     "list_policies",
     "parse_thresholds",
     "put_policies",
     "put_policy",
+    "read_budget_status",
+    "unbound_customer_warning",
 ]
 
 
@@ -85,51 +97,72 @@ def build_policy(
         raise PolicyInputError(str(exc)) from exc
 
 
-async def _send(bootstrap: str, topic: str, records: list[tuple[str, bytes | None]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="meterline-budgets-admin")
-    try:
-        await producer.start()
-        for key, value in records:
-            await producer.send(topic, value, key=key.encode(), partition=0)
-        await producer.flush()
-    finally:
-        await producer.stop()
+def default_action(scope: str) -> str:
+    """``alert`` for tag customers (tags never block), ``block`` for everything else."""
+    alert_only = scope == BudgetScope.TAG_CUSTOMER
+    return (BudgetAction.ALERT if alert_only else BudgetAction.BLOCK).value
 
 
-async def put_policy(bootstrap: str, topics: Topics, policy: BudgetPolicy) -> None:
-    """Write (create or replace) a policy; the stream applies it from its next record on."""
-    await put_policies(bootstrap, topics, [policy])
+def unbound_customer_warning(policy: BudgetPolicy, bindings: list[KeyBinding]) -> str | None:
+    """Why a ``customer`` budget would see no spend (no key is bound to that owner), and how to
+    fix it; ``None`` when a key is bound or the scope is not ``customer``."""
+    if policy.scope is not BudgetScope.CUSTOMER:
+        return None
+    if any(b.owner_customer == policy.subject for b in bindings):
+        return None
+    return (
+        f"warning: no API key is bound to customer {policy.subject!r}, so this budget sees no "
+        "spend yet (customer budgets follow the key's owner, not customer: tags). Bind the "
+        f"customer's key: meterline keys bind KEY_ID --team TEAM --customer {policy.subject}. "
+        "For a customer known only by customer: tags on a shared key use --scope tag_customer "
+        "(alert-only)."
+    )
 
 
-async def put_policies(bootstrap: str, topics: Topics, policies: list[BudgetPolicy]) -> None:
+async def put_policy(
+    bootstrap: str, topics: Topics, policy: BudgetPolicy, *, actor: str | None = None
+) -> None:
+    """Write (create or replace) a policy; the stream applies it from its next record on.
+    ``actor`` (default: this OS user) is recorded in the history."""
+    await put_policies(bootstrap, topics, [policy], actor=actor)
+
+
+async def put_policies(
+    bootstrap: str, topics: Topics, policies: list[BudgetPolicy], *, actor: str | None = None
+) -> None:
     """Write several policies over one connection, in order."""
-    records = [(p.policy_id, encode_one(p)) for p in policies]
-    await _send(bootstrap, topics.budget_policies, records)
+    changes = [Change(p.policy_id, encode_one(p)) for p in policies]
+    await publish_changes(bootstrap, topics.budget_policies, changes, actor=actor)
 
 
-async def delete_policy(bootstrap: str, topics: Topics, policy_id: str) -> None:
+async def delete_policy(
+    bootstrap: str, topics: Topics, policy_id: str, *, actor: str | None = None
+) -> None:
     """Write a tombstone for ``policy_id``."""
-    await _send(bootstrap, topics.budget_policies, [(policy_id, None)])
+    await publish_changes(bootstrap, topics.budget_policies, [Change(policy_id, None)], actor=actor)
 
 
 async def list_policies(bootstrap: str, topics: Topics) -> list[BudgetPolicy]:
     """The current policies: the compacted topic read to its end, latest value per id."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        await consumer.start()
-        tp = TopicPartition(topics.budget_policies, 0)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
-        latest: dict[str, bytes | None] = {}
-        while await consumer.position(tp) < end:
-            batches = await consumer.getmany(tp, timeout_ms=500)
-            for message in batches.get(tp, []):
-                latest[(message.key or b"").decode()] = message.value
-        return [
-            BudgetPolicy.model_validate_json(value)
-            for _, value in sorted(latest.items())
-            if value is not None
-        ]
-    finally:
-        await consumer.stop()
+    latest = await read_compacted(bootstrap, topics.budget_policies)
+    return [
+        BudgetPolicy.model_validate_json(record.value)
+        for _, record in sorted(latest.items())
+        if record.value is not None
+    ]
+
+
+async def read_budget_status(bootstrap: str, topics: Topics) -> list[BudgetStatusRow]:
+    """Every policy with the stream's latest state and its last alert (see ``status_rows``)."""
+    policies = await list_policies(bootstrap, topics)
+    states = {
+        key: BudgetState.model_validate_json(record.value)
+        for key, record in (await read_compacted(bootstrap, topics.budget_state)).items()
+        if record.value is not None
+    }
+    alerts = {
+        key: BudgetAlert.model_validate_json(record.value)
+        for key, record in (await read_compacted(bootstrap, topics.budget_alerts)).items()
+        if record.value is not None
+    }
+    return status_rows(policies, states, alerts)

@@ -12,6 +12,7 @@ from meterline import __version__
 from meterline.commands.api import api
 from meterline.commands.bench import bench
 from meterline.commands.budgets import budgets
+from meterline.commands.config import config
 from meterline.commands.db import db
 from meterline.commands.demo import demo
 from meterline.commands.invoice import invoice
@@ -21,6 +22,7 @@ from meterline.commands.margin import margin
 from meterline.commands.prices import prices
 from meterline.commands.reconcile import reconcile
 from meterline.commands.report import report
+from meterline.commands.rerate import rerate
 from meterline.commands.schemas import schemas
 from meterline.commands.share import share
 from meterline.commands.simulate import simulate
@@ -29,6 +31,7 @@ from meterline.commands.sql import sql
 from meterline.commands.stream import stream
 from meterline.commands.topics import topics
 from meterline.commands.up import up
+from meterline.commands.whatif import whatif
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -56,6 +59,8 @@ cli.add_command(up)
 cli.add_command(report)
 cli.add_command(invoice)
 cli.add_command(reconcile)
+cli.add_command(rerate)
+cli.add_command(whatif)
 cli.add_command(margin)
 cli.add_command(api)
 cli.add_command(db)
@@ -65,6 +70,7 @@ cli.add_command(keys)
 cli.add_command(prices)
 cli.add_command(stream)
 cli.add_command(budgets)
+cli.add_command(config)
 cli.add_command(limits)
 cli.add_command(simulate)
 cli.add_command(share)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
-from meterline.budget_admin import PolicyInputError, _send
+from meterline.budget_admin import PolicyInputError
+from meterline.config_changes import Change, publish_changes, read_compacted
 from schemas.budgets import BudgetScope
 from schemas.codec import encode_one
 from schemas.limits import LimitPolicy
@@ -48,34 +48,27 @@ def build_limit(
         raise PolicyInputError(str(exc)) from exc
 
 
-async def put_limit(bootstrap: str, topics: Topics, limit: LimitPolicy) -> None:
-    """Write (create or replace) a subject's limits; gateways apply it within a moment."""
-    await _send(bootstrap, topics.limits, [(limit.limit_id, encode_one(limit))])
+async def put_limit(
+    bootstrap: str, topics: Topics, limit: LimitPolicy, *, actor: str | None = None
+) -> None:
+    """Write (create or replace) a subject's limits; gateways apply it within a moment.
+    ``actor`` (default: this OS user) is recorded in the history."""
+    change = Change(limit.limit_id, encode_one(limit))
+    await publish_changes(bootstrap, topics.limits, [change], actor=actor)
 
 
-async def delete_limit(bootstrap: str, topics: Topics, limit_key: str) -> None:
+async def delete_limit(
+    bootstrap: str, topics: Topics, limit_key: str, *, actor: str | None = None
+) -> None:
     """Write a tombstone for ``scope:subject``."""
-    await _send(bootstrap, topics.limits, [(limit_key, None)])
+    await publish_changes(bootstrap, topics.limits, [Change(limit_key, None)], actor=actor)
 
 
 async def list_limits(bootstrap: str, topics: Topics) -> list[LimitPolicy]:
     """The current limits: the compacted topic read to its end, latest value per subject."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        await consumer.start()
-        tp = TopicPartition(topics.limits, 0)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
-        latest: dict[str, bytes | None] = {}
-        while await consumer.position(tp) < end:
-            batches = await consumer.getmany(tp, timeout_ms=500)
-            for message in batches.get(tp, []):
-                latest[(message.key or b"").decode()] = message.value
-        return [
-            LimitPolicy.model_validate_json(value)
-            for _, value in sorted(latest.items())
-            if value is not None
-        ]
-    finally:
-        await consumer.stop()
+    latest = await read_compacted(bootstrap, topics.limits)
+    return [
+        LimitPolicy.model_validate_json(record.value)
+        for _, record in sorted(latest.items())
+        if record.value is not None
+    ]

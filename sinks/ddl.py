@@ -18,6 +18,8 @@ from sinks.usage_columns import USAGE_COLUMN_NAMES, USAGE_COLUMNS
 __all__ = [
     "BUDGET_ALERTS",
     "BUDGET_ALERT_COLUMNS",
+    "CONFIG_HISTORY",
+    "CONFIG_HISTORY_COLUMNS",
     "DEAD_LETTERS",
     "DEAD_LETTER_COLUMNS",
     "USAGE_DAILY",
@@ -157,3 +159,33 @@ SELECT
 FROM {db}.usage_events
 GROUP BY day, customer, feature, provider, model, team_id, api_key_id
 """
+
+# Append-only history of the compacted configuration topics (``schemas.config``): one row per
+# change, never updated. The current configuration is the row with the highest ``version`` per
+# (kind, entity_id); ``change_id`` (first column: the sink's idempotency key) makes a replayed
+# or republished change a no-op.
+CONFIG_HISTORY = """
+CREATE TABLE IF NOT EXISTS {db}.config_history
+(
+    change_id String,
+    kind LowCardinality(String),
+    entity_id String,
+    version UInt64,
+    op LowCardinality(String),
+    old_value String,
+    new_value String,
+    actor String,
+    origin LowCardinality(String),
+    changed_at DateTime64(3, 'UTC'),
+    source String,
+    recorded_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = MergeTree
+ORDER BY (kind, entity_id, version, change_id)
+SETTINGS non_replicated_deduplication_window = 10000
+"""
+
+CONFIG_HISTORY_COLUMNS: tuple[str, ...] = (
+    "change_id", "kind", "entity_id", "version", "op", "old_value", "new_value", "actor",
+    "origin", "changed_at", "source",
+)  # fmt: skip

@@ -15,6 +15,7 @@ import tenacity
 
 from sinks.buffer import dedup_token
 from sinks.clickhouse import Client
+from sinks.config_history import Latest
 from sinks.errors import is_data_error
 from sinks.rows import Item, TableSpec
 
@@ -123,6 +124,30 @@ class ClickHouseStore:
             lambda: self.client.query(sql, parameters=parameters),
         )
         return {row[0] for row in result.result_rows}
+
+    def latest_config(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Latest]:
+        """The newest ``config_history`` row per (kind, entity_id) among ``keys``; ids never
+        recorded are absent."""
+        if not keys:
+            return {}
+        sql = (
+            f"SELECT kind, entity_id, max(version), argMax(op, version), "
+            f"argMax(new_value, version) FROM {self.db}.config_history "
+            "WHERE kind IN {kinds:Array(String)} AND entity_id IN {ids:Array(String)} "
+            "GROUP BY kind, entity_id"
+        )
+        parameters = {
+            "kinds": sorted({kind for kind, _ in keys}),
+            "ids": sorted({entity for _, entity in keys}),
+        }
+        result = self._with_retry(
+            "lookup in config_history", lambda: self.client.query(sql, parameters=parameters)
+        )
+        found = {
+            (str(kind), str(entity)): Latest(int(version), str(op), str(value))
+            for kind, entity, version, op, value in result.result_rows
+        }
+        return {key: latest for key, latest in found.items() if key in keys}
 
     def insert(self, spec: TableSpec[Any], items: Sequence[Item], ranges: str) -> list[Rejected]:
         """Insert ``items`` into ``spec.table``; returns the rows the database refused.

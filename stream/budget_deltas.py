@@ -19,11 +19,13 @@ from decimal import Decimal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from schemas import UNATTRIBUTED
 from schemas.budgets import BudgetScope
 from schemas.dead_letters import DeadLetter, ErrorKind
 from schemas.usage import EnrichedUsage
 
 __all__ = [
+    "OPENING_SOURCE",
     "POLICY_SOURCE",
     "SpendDelta",
     "SpendView",
@@ -39,6 +41,11 @@ _MINUTE = 60
 POLICY_SOURCE = "policies"
 """``source`` of the item-less deltas that make the evaluator re-check a subject after a
 policy change (``offset`` is the policies topic offset)."""
+
+OPENING_SOURCE = "opening"
+"""``source`` prefix of the opening balances a starter publishes after the windows' state was
+lost (``opening:<policy_id>``, offset 0): spend already stored in ``usage_events``, for one
+policy, with the thresholds that already alerted."""
 
 
 def subject_key(scope: BudgetScope, subject: str) -> str:
@@ -66,6 +73,23 @@ class SpendDelta:
     """The enriched topic partition the record came from, or ``POLICY_SOURCE``."""
     offset: int
     items: tuple[UsageItem, ...]
+    policy_id: str = ""
+    """Non-empty: the delta applies to this policy of the subject only (an opening balance)."""
+    fired: tuple[tuple[int, Decimal], ...] = ()
+    """(window instance start, threshold) pairs that already alerted before the state was lost:
+    they count as fired, so applying the delta does not alert for them again."""
+
+    @classmethod
+    def opening(
+        cls,
+        scope: BudgetScope,
+        subject: str,
+        policy_id: str,
+        items: tuple[UsageItem, ...],
+        fired: tuple[tuple[int, Decimal], ...],
+    ) -> SpendDelta:
+        """The opening balance of one policy; idempotent per subject like any delta."""
+        return cls(scope, subject, f"{OPENING_SOURCE}:{policy_id}", 0, items, policy_id, fired)
 
     @classmethod
     def policy_trigger(cls, scope: BudgetScope, subject: str, offset: int) -> SpendDelta:
@@ -77,17 +101,20 @@ class SpendDelta:
         return subject_key(self.scope, self.subject)
 
     def to_json(self) -> bytes:
-        return orjson.dumps(
-            {
-                "scope": self.scope.value,
-                "subject": self.subject,
-                "source": self.source,
-                "offset": self.offset,
-                "items": [
-                    [i.at, format(i.usd, "f"), i.tokens, i.requests, i.event_id] for i in self.items
-                ],
-            }
-        )
+        raw: dict = {
+            "scope": self.scope.value,
+            "subject": self.subject,
+            "source": self.source,
+            "offset": self.offset,
+            "items": [
+                [i.at, format(i.usd, "f"), i.tokens, i.requests, i.event_id] for i in self.items
+            ],
+        }
+        if self.policy_id:
+            raw["policy_id"] = self.policy_id
+        if self.fired:
+            raw["fired"] = [[at, format(t, "f")] for at, t in self.fired]
+        return orjson.dumps(raw)
 
     @classmethod
     def from_json(cls, data: bytes) -> SpendDelta:
@@ -97,8 +124,9 @@ class SpendDelta:
             UsageItem(int(at), Decimal(usd), int(tokens), int(requests), str(event_id))
             for at, usd, tokens, requests, event_id in raw["items"]
         )
+        fired = tuple((int(at), Decimal(t)) for at, t in raw.get("fired", ()))
         return cls(BudgetScope(raw["scope"]), str(raw["subject"]), str(raw["source"]),
-                   int(raw["offset"]), items)  # fmt: skip
+                   int(raw["offset"]), items, str(raw.get("policy_id", "")), fired)  # fmt: skip
 
 
 class _Tokens(BaseModel):
@@ -123,6 +151,7 @@ class SpendView(BaseModel):
     api_key_id: str = Field(min_length=1)
     team_id: str = ""
     owner_customer: str = ""
+    customer: str = ""
     cost: Decimal = Field(ge=0, allow_inf_nan=False)
     tokens: _Tokens = Field(default_factory=_Tokens)
 
@@ -131,12 +160,15 @@ _FAST = TypeAdapter(list[SpendView])
 
 
 def subjects_of(event: EnrichedUsage | SpendView) -> list[tuple[BudgetScope, str]]:
-    """Every budget subject an event is charged to, from the key binding (never from tags)."""
+    """Every budget subject an event is charged to: key, team and owner customer from the key
+    binding, and the ``customer:`` tag as the (alert-only) ``tag_customer`` subject."""
     subjects = [(BudgetScope.KEY, event.api_key_id)]
     if event.team_id:
         subjects.append((BudgetScope.TEAM, event.team_id))
     if event.owner_customer:
         subjects.append((BudgetScope.CUSTOMER, event.owner_customer))
+    if event.customer and event.customer != UNATTRIBUTED:
+        subjects.append((BudgetScope.TAG_CUSTOMER, event.customer))
     return subjects
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import faust
 
 from schemas.topics import BUDGET_DELTAS, KEYS, USAGE_RAW
+from stream.budget_state import SUBJECTS_TABLE
 from stream.topics import StreamTopics
 
 __all__ = ["StreamTables"]
@@ -71,7 +72,7 @@ class StreamTables:
             )
         )
         subjects = app.Table(
-            "budget-subjects",
+            SUBJECTS_TABLE,
             default=None,
             partitions=BUDGET_DELTAS.partitions,
             key_type=str,

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import click
 from aiokafka.errors import KafkaError
 
+from meterline.commands._config import print_history
 from meterline.key_bindings import (
     InvalidBinding,
     bind_key,
@@ -16,13 +19,15 @@ from meterline.key_bindings import (
 from schemas.topics import Topics
 from stream.config import StreamSettings
 
+T = TypeVar("T")
+
 
 def _topic_and_bootstrap() -> tuple[str, str]:
     settings = StreamSettings()
     return Topics(settings.topic_prefix).keys, settings.kafka_bootstrap
 
 
-def _run(coro, bootstrap: str):  # type: ignore[no-untyped-def]
+def _run(coro: Coroutine[Any, Any, T], bootstrap: str) -> T:
     try:
         return asyncio.run(coro)
     except (KafkaError, OSError, TimeoutError, LookupError) as exc:
@@ -34,7 +39,8 @@ def keys() -> None:
     """Bind gateway API keys to a team and an owner customer (budgets follow the binding).
 
     Bindings live on the compacted meterline.keys topic; every stream worker picks a change
-    up without a restart. Only key ids are stored, never secrets.
+    up without a restart. The sink records every change (who, when, old and new value) in
+    ClickHouse, the store of record. Only key ids are stored, never secrets.
     """
 
 
@@ -80,3 +86,15 @@ def list_(as_json: bool) -> None:
             )
     if not bindings and not as_json:
         click.echo("no key bindings", err=True)
+
+
+@keys.command("history")
+@click.argument("key_id")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per change.")
+def history_(key_id: str, as_json: bool) -> None:
+    """Every recorded change of KEY_ID's binding, oldest first, with who made it and when.
+
+    Read from the store of record (ClickHouse), which keeps the full history even after the
+    broker lost its topics.
+    """
+    print_history("keys", key_id, as_json)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import click
 
 from meterline.budget_admin import PolicyInputError
+from meterline.commands._config import print_history
 from meterline.commands.budgets import _run, _settings
 from meterline.limit_admin import build_limit, delete_limit, list_limits, put_limit
 from schemas.budgets import BudgetScope
@@ -81,6 +82,15 @@ def delete(scope: str, subject: str) -> None:
         raise click.ClickException(f"no limits for {key!r} (see `meterline limits list`)")
     _run(delete_limit(bootstrap, topics, key), bootstrap)
     click.echo(f"deleted {key}")
+
+
+@limits.command("history")
+@click.argument("limit_key", metavar="SCOPE:SUBJECT")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per change.")
+def history_(limit_key: str, as_json: bool) -> None:
+    """Every recorded change of one subject's limits (e.g. customer:acme), oldest first, with
+    who made it and when."""
+    print_history("limits", limit_key, as_json)
 
 
 def _describe(limit: LimitPolicy) -> str:
