@@ -20,12 +20,13 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Self
 
 __all__ = [
     "ChildProcess",
     "ProcessNotReady",
     "ReadyProbe",
+    "StartStop",
     "http_ok",
     "ready_file",
     "terminate",
@@ -82,7 +83,29 @@ def http_ok(url: str, timeout: float = 1.0) -> ReadyProbe:
     return probe
 
 
-class ChildProcess:
+class StartStop:
+    """``with`` for a class with ``start()`` (returning itself) and ``stop()``: entering starts
+    it, leaving stops it, also on failure."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class ChildProcess(StartStop):
     """``command`` as a child process in its own session, with ``env`` added to ours.
 
     ``start()`` returns once ``ready`` holds (no probe: at once) and raises
@@ -235,14 +258,3 @@ class ChildProcess:
         except OSError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
-
-    def __enter__(self) -> ChildProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

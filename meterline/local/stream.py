@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from types import TracebackType
 
-from meterline.local.process import ChildProcess, ProcessNotReady, ready_file
+from meterline.local.process import ChildProcess, ProcessNotReady, StartStop, ready_file
 
 __all__ = ["StreamWorker", "WorkerNotReady"]
 
@@ -15,7 +14,7 @@ class WorkerNotReady(ProcessNotReady):
     pass
 
 
-class StreamWorker:
+class StreamWorker(StartStop):
     """``python -m stream worker`` with ``METERLINE_*`` settings in its environment.
 
     ``start()`` returns once the worker wrote its ready file (partitions assigned, tables
@@ -73,14 +72,3 @@ class StreamWorker:
 
     def kill(self) -> None:
         self._child.kill()
-
-    def __enter__(self) -> StreamWorker:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
