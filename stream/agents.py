@@ -32,6 +32,7 @@ from stream.app import app, settings
 from stream.dedupe import SeenEntry, SeenIndex
 from stream.enrich import Enricher
 from stream.errors import OutputMarkMissing, PriceFileError
+from stream.fast_raw import FastEnricher
 from stream.output_marks import SOURCE_OFFSET_HEADER, OutputMarks, format_mark
 from stream.price_file import build_price_book
 from stream.tables import keys_table, seen_table
@@ -48,6 +49,7 @@ except PriceFileError as exc:
     # A worker must not start on a price book it cannot read; say why without a traceback.
     raise SystemExit(f"meterline stream: bad METERLINE_PRICE_FILE: {exc}") from exc
 enricher = Enricher(_price_book, settings.cost_tolerance_percent, settings.max_record_bytes)
+_fast = FastEnricher(enricher)
 _seen = SeenIndex(
     horizon=timedelta(hours=settings.dedupe_horizon_hours),
     max_events=settings.dedupe_max_events,
@@ -136,7 +138,7 @@ async def enrich_usage(stream: Any) -> None:
         now = datetime.now(UTC)
         key = (message.key or b"").decode("utf-8", "replace")
         position = SourcePosition(message.topic, partition, message.offset)
-        outcome = enricher.process(
+        outcome = _fast.process(
             message.value, key=key, position=position, seen=_seen, bindings=_binding, now=now
         )
         for expired in _seen.expire(partition, now):

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -51,6 +51,7 @@ class StreamWorker:
         log_path: Path,
         extra_env: dict[str, str] | None = None,
         loglevel: str = "info",
+        launcher: Sequence[str] = (),
     ) -> None:
         self.env = {
             **os.environ,
@@ -61,6 +62,8 @@ class StreamWorker:
         }
         self.log_path = log_path
         self.loglevel = loglevel
+        self.launcher = list(launcher)
+        """Interpreter arguments before ``-m stream`` (a profiler, say)."""
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -70,9 +73,10 @@ class StreamWorker:
     def start(self, timeout: float = 60.0) -> StreamWorker:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        command = ["-m", "stream", "worker", "--without-web", "-l", self.loglevel]
         with open(self.log_path, "ab") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "stream", "worker", "--without-web", "-l", self.loglevel],
+                [sys.executable, *self.launcher, *command],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -19,6 +19,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from meterline.bench.producer import make_events
+from meterline.bench.profile import profile_top
 from meterline.kafka_admin import create_topics
 from schemas.codec import encode_batch
 from schemas.topics import Topics
@@ -89,7 +90,10 @@ async def run_stream_bench(
     batch: int = 100,
     timeout: float = 300.0,
     say: Callable[[str], None] = lambda _m: None,
+    profile: Path | None = None,
 ) -> dict:
+    """Run the benchmark; with ``profile`` the worker runs under cProfile, its stats are
+    written there and the top entries are added to the result (``profile_top``)."""
     topics = Topics(f"bench{uuid.uuid4().hex[:6]}.")
     await create_topics(bootstrap, topics)
     records = _records(events, batch)
@@ -108,6 +112,7 @@ async def run_stream_bench(
             topic_prefix=topics.prefix,
             data_dir=Path(tmp) / "data",
             log_path=Path(tmp) / "worker.log",
+            launcher=["-m", "meterline.bench.cpu_profile", str(profile)] if profile else (),
         )
         say("starting one stream worker")
         spawned = time.monotonic()
@@ -120,7 +125,7 @@ async def run_stream_bench(
     # Sustained: from the first enriched record to the last, minus the first record's events.
     sustained_events = (seen - 1) * events / len(records) if seen > 1 else 0
     rate = sustained_events / (last - first) if last > first else 0.0
-    return {
+    result = {
         "bench": "stream",
         "events": events,
         "batch_events": batch,
@@ -133,3 +138,6 @@ async def run_stream_bench(
         "worker_ready_s": round(ready - spawned, 2),
         "first_output_after_ready_s": round(first - ready, 2) if seen else None,
     }
+    if profile is not None:
+        result["profile_top"] = profile_top(profile)
+    return result

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import click
 
@@ -71,9 +72,18 @@ def sink(
 @bench.command("stream")
 @click.option("--events", default=200_000, show_default=True, help="Events to push through.")
 @click.option("--batch", default=100, show_default=True, help="Events per raw record.")
+@click.option(
+    "--profile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Run the worker under cProfile, write its stats to this file and report the top "
+    "entries (the rate is then lower than without).",
+)
 @click.option("--bootstrap", default=None, help=BOOTSTRAP_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def stream(events: int, batch: int, bootstrap: str | None, as_json: bool) -> None:
+def stream(
+    events: int, batch: int, profile: Path | None, bootstrap: str | None, as_json: bool
+) -> None:
     """Sustained enriched events/s of one stream worker vs the raw aiokafka consume rate."""
     from meterline.bench.stream import run_stream_bench
 
@@ -81,7 +91,9 @@ def stream(events: int, batch: int, bootstrap: str | None, as_json: bool) -> Non
         click.echo(message, err=True)
 
     with bench_broker(bootstrap) as servers:
-        result = asyncio.run(run_stream_bench(servers, events, batch, say=say))
+        result = asyncio.run(
+            run_stream_bench(servers, events, batch, say=say, profile=profile)
+        )
     _emit(result, as_json)
 
 
