@@ -24,6 +24,7 @@ from meterline.local.process import terminate
 from meterline.local.tansu import TansuBroker, kafka_answers
 from schemas.topics import Topics
 from sinks.testing import SinkProcess
+from stream.config import StreamSettings
 from stream.testing import StreamWorker
 
 __all__ = ["LocalStack", "StackPaths"]
@@ -82,7 +83,10 @@ class LocalStack:
     def start(self) -> LocalStack:
         try:
             self._start_broker()
-            created = asyncio.run(create_topics(self.bootstrap, self.topics))
+            partitions = StreamSettings().usage_partitions
+            created = asyncio.run(
+                create_topics(self.bootstrap, self.topics, usage_partitions=partitions)
+            )
             fresh = sum(1 for state in created.values() if state == "created")
             self.say(f"topics     {len(created)} ready ({fresh} created)")
             if self.prepare is not None:

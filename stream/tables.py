@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import faust
 
-from schemas.topics import KEYS, USAGE_RAW
-from stream.app import app
+from schemas.topics import KEYS
+from stream.app import app, settings
 from stream.topics import keys_topic
 
 __all__ = ["keys_table", "seen_table"]
 
 seen_table = app.Table(
     "seen",
-    partitions=USAGE_RAW.partitions,
+    partitions=settings.usage_partitions,
     # No key/value types: Faust would try to revive a ``dict`` type as a model on recovery.
     schema=faust.Schema(key_serializer="json", value_serializer="json"),
     help="event ids per raw record position, for dedupe",
