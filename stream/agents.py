@@ -22,6 +22,8 @@ keeps one row each.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,7 +35,7 @@ from stream.dedupe import SeenEntry, SeenIndex
 from stream.enrich import Enricher
 from stream.errors import OutputMarkMissing, PriceFileError
 from stream.fast_raw import FastEnricher
-from stream.output_marks import SOURCE_OFFSET_HEADER, OutputMarks, format_mark
+from stream.output_marks import SOURCE_OFFSET_HEADER, WORKER_HEADER, OutputMarks, format_mark
 from stream.price_file import build_price_book
 from stream.tables import keys_table, seen_table
 from stream.topics import dlq_topic, enriched_topic, raw_topic
@@ -58,6 +60,7 @@ _marks = OutputMarks(settings.kafka_bootstrap, enriched_topic.get_topic_name())
 _marked: set[int] = set()
 _indexed: set[int] = set()
 _bindings: dict[bytes, KeyBinding | None] = {}
+_WORKER_ID = f"{socket.gethostname()}:{os.getpid()}".encode()
 
 
 def _binding(api_key_id: str) -> KeyBinding | None:
@@ -155,7 +158,10 @@ async def enrich_usage(stream: Any) -> None:
                     key=message.key,
                     value=value,
                     partition=partition,
-                    headers=[(SOURCE_OFFSET_HEADER, format_mark(message.offset, chunk))],
+                    headers=[
+                        (SOURCE_OFFSET_HEADER, format_mark(message.offset, chunk)),
+                        (WORKER_HEADER, _WORKER_ID),
+                    ],
                 )
         for value in outcome.dead_letter_values(settings.max_output_record_bytes):
             await dlq_topic.send(key=str(position).encode(), value=value)

@@ -1,28 +1,39 @@
-"""``meterline bench stream``: enriched events/s of one stream worker next to the raw aiokafka
+"""``meterline bench stream``: enriched events/s of stream workers next to the raw aiokafka
 consume rate of the same broker, measured in the same run.
 
-Steps: publish ``events`` good events as batch records of ``batch`` events; read the raw topic
-back with a bare aiokafka consumer (the ceiling); start one worker (a child process, like
+One worker: publish ``events`` good events as batch records of ``batch`` events; read the raw
+topic back with a bare aiokafka consumer (the ceiling); start one worker (a child process, like
 production) and time its output from the first to the last enriched record, which is the
 sustained rate without the group join and partition takeover.
+
+``workers`` > 1: the same records go to a scratch topic for the raw consume; then all workers
+start and join the group, and only once the group is stable with every worker in it are the
+records published to the raw topic (otherwise the first worker up would do all the work before
+the others join). Each enriched record names its worker (``WORKER_HEADER``), which gives each
+worker's events and rate (from its first to its last record) next to the total.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from meterline.bench.producer import make_events
 from meterline.bench.profile import profile_top
 from meterline.kafka_admin import create_topics
 from schemas.codec import encode_batch
-from schemas.topics import Topics
+from schemas.topics import USAGE_RAW, Topics
+from stream.config import StreamSettings
+from stream.output_marks import WORKER_HEADER
 from stream.testing import StreamWorker
 
 __all__ = ["run_stream_bench"]
@@ -52,11 +63,31 @@ async def _publish(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]
         await producer.stop()
 
 
+@dataclass
+class _Output:
+    """Enriched output per worker: events, and the times of its first and last record."""
+
+    events: int = 0
+    first: float = 0.0
+    last: float = 0.0
+    records: int = 0
+
+    def rate(self) -> float:
+        # Sustained: from the first record to the last, minus the first record's events.
+        span = self.last - self.first
+        return self.events * (1 - 1 / max(self.records, 1)) / span if span > 0 else 0.0
+
+
 async def _consume(
-    bootstrap: str, topic: str, expected_records: int, timeout: float
+    bootstrap: str,
+    topic: str,
+    expected_records: int,
+    timeout: float,
+    by_worker: dict[bytes, _Output] | None = None,
 ) -> tuple[float, float, int]:
     """Read ``topic`` from the start until ``expected_records`` arrived; returns the times
-    (monotonic) of the first and last record and how many arrived."""
+    (monotonic) of the first and last record and how many arrived. With ``by_worker``, also
+    counts each record's events under its ``WORKER_HEADER``."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -74,6 +105,8 @@ async def _consume(
             batch = await consumer.getmany(timeout_ms=200, max_records=10_000)
             now = time.monotonic()
             got = sum(len(records) for records in batch.values())
+            if by_worker is not None:
+                _tally(batch, now, by_worker)
             if got and not seen:
                 first = now
             if got:
@@ -84,6 +117,35 @@ async def _consume(
     return first, last, seen
 
 
+def _tally(batch: dict, now: float, by_worker: dict[bytes, _Output]) -> None:
+    for records in batch.values():
+        for record in records:
+            worker = dict(record.headers or ()).get(WORKER_HEADER, b"?")
+            out = by_worker.setdefault(worker, _Output(first=now))
+            out.events += record.value.count(b'"event_id"')
+            out.records += 1
+            out.last = now
+
+
+async def _group_stable(bootstrap: str, group: str, members: int, timeout: float) -> None:
+    """Wait (bounded) until consumer group ``group`` is Stable with ``members`` members."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + timeout
+        state: tuple = ()
+        while time.monotonic() < deadline:
+            for response in await admin.describe_consumer_groups([group]):
+                for described in response.to_object()["groups"]:
+                    state = (described["state"], len(described["members"]))
+            if state == ("Stable", members):
+                return
+            await asyncio.sleep(0.5)
+        raise TimeoutError(f"group {group} not stable with {members} members: {state}")
+    finally:
+        await admin.close()
+
+
 async def run_stream_bench(
     bootstrap: str,
     events: int = 200_000,
@@ -91,11 +153,16 @@ async def run_stream_bench(
     timeout: float = 300.0,
     say: Callable[[str], None] = lambda _m: None,
     profile: Path | None = None,
+    workers: int = 1,
+    partitions: int | None = None,
 ) -> dict:
-    """Run the benchmark; with ``profile`` the worker runs under cProfile, its stats are
-    written there and the top entries are added to the result (``profile_top``)."""
+    """Run the benchmark; with ``profile`` the (first) worker runs under cProfile, its stats
+    are written there and the top entries are added to the result (``profile_top``). The usage
+    topics get ``partitions`` (default: the contract's 4, or ``workers`` when more)."""
+    if workers > 1:
+        return await _run_workers(bootstrap, events, batch, timeout, say, workers, partitions)
     topics = Topics(f"bench{uuid.uuid4().hex[:6]}.")
-    await create_topics(bootstrap, topics)
+    await create_topics(bootstrap, topics, usage_partitions=partitions)
     records = _records(events, batch)
     say(f"publishing {events} events in {len(records)} records")
     await _publish(bootstrap, topics.usage_raw, records)
@@ -112,6 +179,7 @@ async def run_stream_bench(
             topic_prefix=topics.prefix,
             data_dir=Path(tmp) / "data",
             log_path=Path(tmp) / "worker.log",
+            extra_env=_partitions_env(partitions),
             launcher=["-m", "meterline.bench.cpu_profile", str(profile)] if profile else (),
         )
         say("starting one stream worker")
@@ -141,3 +209,82 @@ async def run_stream_bench(
     if profile is not None:
         result["profile_top"] = profile_top(profile)
     return result
+
+
+def _partitions_env(partitions: int | None) -> dict[str, str]:
+    return {} if partitions is None else {"METERLINE_USAGE_PARTITIONS": str(partitions)}
+
+
+async def _run_workers(
+    bootstrap: str,
+    events: int,
+    batch: int,
+    timeout: float,
+    say: Callable[[str], None],
+    workers: int,
+    partitions: int | None,
+) -> dict:
+    partitions = partitions or max(USAGE_RAW.partitions, workers)
+    topics = Topics(f"bench{uuid.uuid4().hex[:6]}.")
+    await create_topics(bootstrap, topics, usage_partitions=partitions)
+    scratch = f"{topics.prefix}bench.scratch"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(scratch, partitions, 1)])
+    finally:
+        await admin.close()
+    records = _records(events, batch)
+    say(f"publishing {events} events in {len(records)} records to a scratch topic")
+    await _publish(bootstrap, scratch, records)
+    say("raw aiokafka consume")
+    started = time.monotonic()
+    _first, raw_last, raw_seen = await _consume(bootstrap, scratch, len(records), timeout)
+    raw_elapsed = raw_last - started
+    raw_rate = events / raw_elapsed if raw_seen == len(records) and raw_elapsed > 0 else 0.0
+
+    by_worker: dict[bytes, _Output] = {}
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        say(f"starting {workers} stream workers on {partitions} partitions")
+        spawned = time.monotonic()
+        for n in range(workers):
+            worker = StreamWorker(
+                bootstrap=bootstrap,
+                topic_prefix=topics.prefix,
+                data_dir=Path(tmp) / f"data{n}",
+                log_path=Path(tmp) / f"worker{n}.log",
+                extra_env=_partitions_env(partitions),
+            )
+            stack.enter_context(worker)
+        group = f"{topics.prefix}{StreamSettings().stream_app_id}"
+        await _group_stable(bootstrap, group, workers, timeout=120)
+        ready = time.monotonic()
+        say("group stable; publishing the raw records and measuring enriched output")
+        publishing = asyncio.create_task(_publish(bootstrap, topics.usage_raw, records))
+        first, last, seen = await _consume(
+            bootstrap, topics.usage_enriched, len(records), timeout, by_worker
+        )
+        await publishing
+    total = _Output(sum(o.events for o in by_worker.values()), first, last, seen)
+    rate = total.rate()
+    per_worker = sorted(
+        ({"events": o.events, "events_per_s": round(o.rate(), 1)} for o in by_worker.values()),
+        key=lambda w: -w["events"],
+    )
+    return {
+        "bench": "stream",
+        "workers": workers,
+        "partitions": partitions,
+        "events": events,
+        "batch_events": batch,
+        "records": len(records),
+        "events_per_s": round(rate, 1),
+        "per_worker": per_worker,
+        "per_worker_mean_events_per_s": round(rate / workers, 1),
+        "raw_consume_per_s": round(raw_rate, 1),
+        "ratio": round(rate / raw_rate, 3) if raw_rate else 0.0,
+        "ratio_per_worker": round(rate / workers / raw_rate, 3) if raw_rate else 0.0,
+        "enriched_records": seen,
+        "all_enriched": seen == len(records),
+        "workers_ready_s": round(ready - spawned, 2),
+    }

@@ -283,3 +283,14 @@ def test_integer_cost_rounds_half_even(rate, tokens, expected):
     price = UnitPrice(Rates(Decimal(rate), Decimal(0)), "r")
     assert IntCost(price).text(TokenCounts(input=tokens)) == expected
     assert format(price.cost(TokenCounts(input=tokens)), "f") == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("model", '"nope"'), ("currency", '"usd"'), ("event_id", '"x y"'), ("provider_cost", '"1.5"')],
+)
+def test_a_repeated_key_means_the_same_on_both_paths(name, value):
+    element = json.dumps(BASE[0])
+    record = f'[{element[:-1]}, "{name}": {value}}}]'.encode()
+    slow_out, fast_out, slow_counts, fast_counts, _ = _both([record])
+    assert fast_out == slow_out and fast_counts == slow_counts
