@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import tempfile
 import time
 import uuid
@@ -168,8 +169,9 @@ async def run_stream_bench(
     await _publish(bootstrap, topics.usage_raw, records)
 
     say("raw aiokafka consume")
-    started = time.monotonic()
+    started, raw_cpu = time.monotonic(), time.process_time()
     _first, raw_last, raw_seen = await _consume(bootstrap, topics.usage_raw, len(records), timeout)
+    raw_cpu = time.process_time() - raw_cpu
     raw_elapsed = raw_last - started
     raw_rate = events / raw_elapsed if raw_seen == len(records) and raw_elapsed > 0 else 0.0
 
@@ -185,11 +187,12 @@ async def run_stream_bench(
         say("starting one stream worker")
         spawned = time.monotonic()
         with worker:
-            ready = time.monotonic()
+            ready, cpu_at_ready = time.monotonic(), _cpu_seconds(worker.pid)
             say("measuring enriched output")
             first, last, seen = await _consume(
                 bootstrap, topics.usage_enriched, len(records), timeout
             )
+            worker_cpu = _cpu_seconds(worker.pid) - cpu_at_ready
     # Sustained: from the first enriched record to the last, minus the first record's events.
     sustained_events = (seen - 1) * events / len(records) if seen > 1 else 0
     rate = sustained_events / (last - first) if last > first else 0.0
@@ -205,6 +208,7 @@ async def run_stream_bench(
         "all_enriched": seen == len(records),
         "worker_ready_s": round(ready - spawned, 2),
         "first_output_after_ready_s": round(first - ready, 2) if seen else None,
+        **_cpu_figures(events, worker_cpu, raw_cpu),
     }
     if profile is not None:
         result["profile_top"] = profile_top(profile)
@@ -238,12 +242,14 @@ async def _run_workers(
     say(f"publishing {events} events in {len(records)} records to a scratch topic")
     await _publish(bootstrap, scratch, records)
     say("raw aiokafka consume")
-    started = time.monotonic()
+    started, raw_cpu = time.monotonic(), time.process_time()
     _first, raw_last, raw_seen = await _consume(bootstrap, scratch, len(records), timeout)
+    raw_cpu = time.process_time() - raw_cpu
     raw_elapsed = raw_last - started
     raw_rate = events / raw_elapsed if raw_seen == len(records) and raw_elapsed > 0 else 0.0
 
     by_worker: dict[bytes, _Output] = {}
+    started_workers: list[StreamWorker] = []
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         say(f"starting {workers} stream workers on {partitions} partitions")
         spawned = time.monotonic()
@@ -255,16 +261,18 @@ async def _run_workers(
                 log_path=Path(tmp) / f"worker{n}.log",
                 extra_env=_partitions_env(partitions),
             )
-            stack.enter_context(worker)
+            started_workers.append(stack.enter_context(worker))
         group = f"{topics.prefix}{StreamSettings().stream_app_id}"
         await _group_stable(bootstrap, group, workers, timeout=120)
         ready = time.monotonic()
+        cpu_at_ready = [_cpu_seconds(w.pid) for w in started_workers]
         say("group stable; publishing the raw records and measuring enriched output")
         publishing = asyncio.create_task(_publish(bootstrap, topics.usage_raw, records))
         first, last, seen = await _consume(
             bootstrap, topics.usage_enriched, len(records), timeout, by_worker
         )
         await publishing
+        worker_cpu = sum(_cpu_seconds(w.pid) for w in started_workers) - sum(cpu_at_ready)
     total = _Output(sum(o.events for o in by_worker.values()), first, last, seen)
     rate = total.rate()
     per_worker = sorted(
@@ -287,4 +295,27 @@ async def _run_workers(
         "enriched_records": seen,
         "all_enriched": seen == len(records),
         "workers_ready_s": round(ready - spawned, 2),
+        **_cpu_figures(events, worker_cpu, raw_cpu),
+    }
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) a process used so far; 0.0 where ``/proc`` cannot say."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_figures(events: int, worker_cpu: float, raw_cpu: float) -> dict:
+    """Events per CPU second of the workers and of the raw consumer: on a machine shared with
+    other work these hold still while the wall-clock rates swing with the load."""
+    worker_rate = events / worker_cpu if worker_cpu > 0 else 0.0
+    raw_rate = events / raw_cpu if raw_cpu > 0 else 0.0
+    return {
+        "worker_cpu_s": round(worker_cpu, 2),
+        "events_per_cpu_s": round(worker_rate, 1),
+        "raw_consume_per_cpu_s": round(raw_rate, 1),
+        "cpu_ratio": round(worker_rate / raw_rate, 3) if raw_rate else 0.0,
     }
