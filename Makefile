@@ -82,10 +82,12 @@ demo: $(RUN_STAMP)
 	$(VENV)/bin/meterline demo
 
 bench: $(DEV_STAMP)
+	$(PY) -m pytest -m bench
 	$(VENV)/bin/meterline bench producer --json
 	$(VENV)/bin/meterline bench stream --json
 	$(VENV)/bin/meterline bench sink --json
 	$(VENV)/bin/meterline bench alerts --json
+	$(VENV)/bin/meterline bench enforce --json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache site

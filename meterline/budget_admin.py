@@ -8,8 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-
+from meterline.config_changes import Change, publish_changes, read_compacted
 from schemas.budgets import BudgetAction, BudgetPolicy, BudgetScope, BudgetUnit, BudgetWindow
 from schemas.codec import encode_one
 from schemas.topics import Topics
@@ -47,6 +46,7 @@ def build_policy(
     window: str = "24h",
     thresholds: str = "50,80",
     action: str = "block",
+    max_call_cost: str | None = None,
     now: datetime | None = None,
 ) -> BudgetPolicy:
     """A validated ``BudgetPolicy``; raises ``PolicyInputError`` with a readable reason."""
@@ -59,6 +59,10 @@ def build_policy(
             f"limit must be a decimal number like 10 or 12.50: {limit!r}"
         ) from exc
     try:
+        per_call = None if max_call_cost is None else Decimal(max_call_cost)
+    except InvalidOperation as exc:
+        raise PolicyInputError(f"max call cost must be a decimal: {max_call_cost!r}") from exc
+    try:
         return BudgetPolicy(
             policy_id=policy_id,
             scope=BudgetScope(scope),
@@ -68,6 +72,7 @@ def build_policy(
             window=BudgetWindow(window),
             thresholds=parse_thresholds(thresholds),
             action=BudgetAction(action),
+            max_call_cost=per_call,
             updated_at=now or datetime.now(UTC),
         )
     except ValidationError as exc:
@@ -79,51 +84,34 @@ def build_policy(
         raise PolicyInputError(str(exc)) from exc
 
 
-async def _send(bootstrap: str, topic: str, records: list[tuple[str, bytes | None]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="meterline-budgets-admin")
-    try:
-        await producer.start()
-        for key, value in records:
-            await producer.send(topic, value, key=key.encode(), partition=0)
-        await producer.flush()
-    finally:
-        await producer.stop()
+async def put_policy(
+    bootstrap: str, topics: Topics, policy: BudgetPolicy, *, actor: str | None = None
+) -> None:
+    """Write (create or replace) a policy; the stream applies it from its next record on.
+    ``actor`` (default: this OS user) is recorded in the history."""
+    await put_policies(bootstrap, topics, [policy], actor=actor)
 
 
-async def put_policy(bootstrap: str, topics: Topics, policy: BudgetPolicy) -> None:
-    """Write (create or replace) a policy; the stream applies it from its next record on."""
-    await put_policies(bootstrap, topics, [policy])
-
-
-async def put_policies(bootstrap: str, topics: Topics, policies: list[BudgetPolicy]) -> None:
+async def put_policies(
+    bootstrap: str, topics: Topics, policies: list[BudgetPolicy], *, actor: str | None = None
+) -> None:
     """Write several policies over one connection, in order."""
-    records = [(p.policy_id, encode_one(p)) for p in policies]
-    await _send(bootstrap, topics.budget_policies, records)
+    changes = [Change(p.policy_id, encode_one(p)) for p in policies]
+    await publish_changes(bootstrap, topics.budget_policies, changes, actor=actor)
 
 
-async def delete_policy(bootstrap: str, topics: Topics, policy_id: str) -> None:
+async def delete_policy(
+    bootstrap: str, topics: Topics, policy_id: str, *, actor: str | None = None
+) -> None:
     """Write a tombstone for ``policy_id``."""
-    await _send(bootstrap, topics.budget_policies, [(policy_id, None)])
+    await publish_changes(bootstrap, topics.budget_policies, [Change(policy_id, None)], actor=actor)
 
 
 async def list_policies(bootstrap: str, topics: Topics) -> list[BudgetPolicy]:
     """The current policies: the compacted topic read to its end, latest value per id."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        await consumer.start()
-        tp = TopicPartition(topics.budget_policies, 0)
-        consumer.assign([tp])
-        await consumer.seek_to_beginning(tp)
-        end = (await consumer.end_offsets([tp]))[tp]
-        latest: dict[str, bytes | None] = {}
-        while await consumer.position(tp) < end:
-            batches = await consumer.getmany(tp, timeout_ms=500)
-            for message in batches.get(tp, []):
-                latest[(message.key or b"").decode()] = message.value
-        return [
-            BudgetPolicy.model_validate_json(value)
-            for _, value in sorted(latest.items())
-            if value is not None
-        ]
-    finally:
-        await consumer.stop()
+    latest = await read_compacted(bootstrap, topics.budget_policies)
+    return [
+        BudgetPolicy.model_validate_json(record.value)
+        for _, record in sorted(latest.items())
+        if record.value is not None
+    ]

@@ -12,10 +12,12 @@ from meterline import __version__
 from meterline.commands.api import api
 from meterline.commands.bench import bench
 from meterline.commands.budgets import budgets
+from meterline.commands.config import config
 from meterline.commands.db import db
 from meterline.commands.demo import demo
 from meterline.commands.invoice import invoice
 from meterline.commands.keys import keys
+from meterline.commands.limits import limits
 from meterline.commands.margin import margin
 from meterline.commands.prices import prices
 from meterline.commands.reconcile import reconcile
@@ -63,6 +65,8 @@ cli.add_command(keys)
 cli.add_command(prices)
 cli.add_command(stream)
 cli.add_command(budgets)
+cli.add_command(config)
+cli.add_command(limits)
 cli.add_command(simulate)
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import ValidationError
 
+from meterline.config_changes import Change, publish_changes, read_compacted
 from schemas.codec import encode_one
 from schemas.keys import KeyBinding
 
@@ -36,24 +36,21 @@ def make_binding(api_key_id: str, team_id: str, owner_customer: str, now: dateti
         raise InvalidBinding(f"{field}: {first['msg']}") from exc
 
 
-async def _publish(bootstrap: str, topic: str, key: str, value: bytes | None) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        await producer.send_and_wait(topic, key=key.encode(), value=value)
-    finally:
-        await producer.stop()
-
-
-async def bind_key(bootstrap: str, topic: str, binding: KeyBinding) -> None:
+async def bind_key(
+    bootstrap: str, topic: str, binding: KeyBinding, *, actor: str | None = None
+) -> None:
     """Publish ``binding`` (replacing any earlier one for the key); returns once the broker has
-    it. Raises aiokafka's ``KafkaError`` when the broker is unreachable."""
-    await _publish(bootstrap, topic, binding.api_key_id, encode_one(binding))
+    it. ``actor`` (default: this OS user) is recorded in the history. Raises aiokafka's
+    ``KafkaError`` when the broker is unreachable."""
+    change = Change(binding.api_key_id, encode_one(binding))
+    await publish_changes(bootstrap, topic, [change], actor=actor)
 
 
-async def unbind_key(bootstrap: str, topic: str, api_key_id: str) -> None:
+async def unbind_key(
+    bootstrap: str, topic: str, api_key_id: str, *, actor: str | None = None
+) -> None:
     """Publish a tombstone: the key has no team or owner from now on."""
-    await _publish(bootstrap, topic, api_key_id, None)
+    await publish_changes(bootstrap, topic, [Change(api_key_id, None)], actor=actor)
 
 
 async def list_bindings(bootstrap: str, topic: str, timeout_s: float = 10.0) -> list[KeyBinding]:
@@ -62,39 +59,12 @@ async def list_bindings(bootstrap: str, topic: str, timeout_s: float = 10.0) -> 
     Reads the topic from its start to its end at call time; records that are not valid
     bindings are skipped, as the stream skips them.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = consumer.partitions_for_topic(topic)
-        if partitions is None:
-            await consumer.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not tps:
-            raise LookupError(f"topic {topic} does not exist; run `meterline topics create`")
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        latest: dict[bytes, bytes | None] = {}
-        remaining = {tp for tp in tps if ends[tp] > 0}
-        while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=int(timeout_s * 1000))
-            if not batch:
-                raise TimeoutError(f"no records from {topic} within {timeout_s}s")
-            for tp, records in batch.items():
-                for record in records:
-                    if record.key is not None:
-                        latest[record.key] = record.value
-                    if record.offset >= ends[tp] - 1:
-                        remaining.discard(tp)
-    finally:
-        await consumer.stop()
     bindings = []
-    for value in latest.values():
-        if value is None:
+    for record in (await read_compacted(bootstrap, topic, timeout_s)).values():
+        if record.value is None:
             continue
         try:
-            bindings.append(KeyBinding.model_validate_json(value))
+            bindings.append(KeyBinding.model_validate_json(record.value))
         except ValidationError:
             continue
     return sorted(bindings, key=lambda b: b.api_key_id)

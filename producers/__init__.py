@@ -6,6 +6,8 @@ from producers.config import GuardSettings, ProducerSettings
 from producers.errors import ProducerError, ProducerNotStarted, SpoolLocked
 from producers.events import new_event_id, usage_event
 from producers.guard_sync import SyncBudgetGuard
+from producers.limits.errors import LimitExceeded
+from producers.limits.guard import LimitGuard
 from producers.producer import UsageProducer
 from producers.spool import Spool
 from producers.stats import ProducerStats
@@ -16,6 +18,8 @@ __all__ = [
     "BudgetGuard",
     "GuardDecision",
     "GuardSettings",
+    "LimitExceeded",
+    "LimitGuard",
     "ProducerError",
     "ProducerNotStarted",
     "ProducerSettings",

@@ -6,7 +6,10 @@ the background the guard follows two compacted topics from their beginning: ``me
 is refused while the key, its team or its owner customer has a policy that is ``exceeded`` with
 action ``block`` and whose ``resets_at`` has not passed.
 
-``start()`` returns once both topics are read up to their end as of start-up, so a restarted
+It also follows ``meterline.limits`` and ``meterline.budgets.policies`` into ``limits``, which
+the admission guard (``producers.limits.LimitGuard``) turns into reservations.
+
+``start()`` returns once the topics are read up to their end as of start-up, so a restarted
 gateway knows the current state before it serves (or after ``guard_start_timeout_s``, when the
 fail mode decides). While state is unavailable, ``fail_mode="open"`` still applies every block
 it knows and allows the rest; ``"closed"`` refuses every call.
@@ -27,9 +30,11 @@ from pydantic import ValidationError
 
 from producers.config import GuardSettings
 from producers.errors import ProducerNotStarted
-from schemas.budgets import BudgetAction, BudgetScope, BudgetState, BudgetStatus
+from producers.limits.plan import LimitIndex
+from schemas.budgets import BudgetAction, BudgetPolicy, BudgetScope, BudgetState, BudgetStatus
 from schemas.keys import KeyBinding
-from schemas.topics import BUDGET_STATE, KEYS, Topics
+from schemas.limits import LimitPolicy
+from schemas.topics import BUDGET_POLICIES, BUDGET_STATE, KEYS, LIMITS, Topics, TopicSpec
 
 __all__ = ["BudgetGuard", "GuardDecision", "GuardIndex"]
 
@@ -47,6 +52,8 @@ class GuardDecision:
     policy_id: str | None = None
     blocked_until: datetime | None = None
     """When the blocking window frees up, if known."""
+    subject: str = ""
+    """The blocked subject (``key acme-prod``, ``team t1``, ``customer acme``)."""
 
 
 ALLOWED = GuardDecision(True)
@@ -69,6 +76,9 @@ class GuardIndex:
             self._bindings.pop(api_key_id, None)
         else:
             self._bindings[api_key_id] = binding
+
+    def binding(self, api_key_id: str) -> KeyBinding | None:
+        return self._bindings.get(api_key_id)
 
     def apply_state(self, policy_id: str, state: BudgetState | None) -> None:
         old = self._subject_of.pop(policy_id, None)
@@ -107,6 +117,7 @@ class GuardIndex:
                         ),
                         policy_id=state.policy_id,
                         blocked_until=state.resets_at,
+                        subject=f"{state.scope.value} {state.subject}",
                     )
         return ALLOWED
 
@@ -118,10 +129,17 @@ class BudgetGuard:
         self.settings = settings or GuardSettings()
         self.topics = Topics(self.settings.topic_prefix)
         self.index = GuardIndex()
+        self.limits = LimitIndex(
+            lease_s=self.settings.limits_lease_s,
+            unpriced_call_cost=self.settings.limits_unpriced_call_cost,
+        )
+        """Rate limits and ``block`` budgets the admission guard (``producers.limits``) asks."""
         self._loaded = False
         self._last_contact = float("-inf")
         self._task: asyncio.Task[None] | None = None
+        self._limits_task: asyncio.Task[None] | None = None
         self._caught_up = asyncio.Event()
+        self._limits_caught_up = asyncio.Event()
         self.changed = asyncio.Event()
         """Set whenever a record was applied; waiters clear it themselves."""
 
@@ -133,8 +151,14 @@ class BudgetGuard:
 
     async def start(self) -> BudgetGuard:
         if self._task is None:
-            self._task = asyncio.create_task(self._follow(), name="budget-guard")
-            waiter = asyncio.create_task(self._caught_up.wait())
+            # Two consumers: the limits and policies topics are followed apart from the bindings
+            # and states every block depends on, so a problem with the newer topics (missing,
+            # slow) cannot hold up the stream's blocks.
+            self._task = asyncio.create_task(self._follow(primary=True), name="budget-guard")
+            self._limits_task = asyncio.create_task(
+                self._follow(primary=False), name="budget-guard-limits"
+            )
+            waiter = asyncio.create_task(self._both_caught_up())
             try:
                 await asyncio.wait(
                     {waiter, self._task},
@@ -143,8 +167,9 @@ class BudgetGuard:
                 )
             finally:
                 waiter.cancel()
-            if self._task.done() and not self._task.cancelled() and self._task.exception():
-                raise self._task.exception()  # type: ignore[misc]
+            for task in (self._task, self._limits_task):
+                if task.done() and not task.cancelled() and task.exception():
+                    raise task.exception()  # type: ignore[misc]
             if not self._loaded:
                 log.warning(
                     "budget state not loaded within %ss; serving fail-%s",
@@ -154,11 +179,24 @@ class BudgetGuard:
         return self
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
+        tasks = [t for t in (self._task, self._limits_task) if t is not None]
+        self._task = self._limits_task = None
+        for task in tasks:
             task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def _both_caught_up(self) -> None:
+        """Bindings and states loaded, and limits and policies loaded (or their follower
+        ended: no such topics, or it failed, which ``start`` then raises)."""
+        await self._caught_up.wait()
+        assert self._limits_task is not None
+        limits = asyncio.create_task(self._limits_caught_up.wait())
+        try:
+            await asyncio.wait({limits, self._limits_task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            limits.cancel()
 
     def check(self, api_key_id: str, now: datetime | None = None) -> GuardDecision:
         """May ``api_key_id`` make a call now? Memory only; never waits."""
@@ -168,13 +206,16 @@ class BudgetGuard:
             return GuardDecision(False, reason="budget state unavailable (fail-closed)")
         return self.index.decide(api_key_id, now or datetime.now(UTC))
 
-    async def _follow(self) -> None:
+    async def _follow(self, *, primary: bool) -> None:
+        """Follow the bindings and states (``primary``; it also tells availability) or the
+        limits and policies, from the beginning of their topics."""
+        caught_up = self._caught_up if primary else self._limits_caught_up
         attempt = 0
         while True:
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=self.settings.kafka_bootstrap,
                 enable_auto_commit=False,
-                client_id="meterline-budget-guard",
+                client_id="meterline-budget-guard" + ("" if primary else "-limits"),
                 # Short long-polls: a block must reach the gateway well within a second.
                 fetch_max_wait_ms=_FETCH_MAX_WAIT_MS,
             )
@@ -188,16 +229,21 @@ class BudgetGuard:
                 await consumer.stop()
                 await asyncio.sleep(1)
         try:
+            specs = [KEYS, BUDGET_STATE] if primary else await self._optional_topics(consumer)
+            if not specs:
+                caught_up.set()
+                return
             parts = [
                 TopicPartition(self.topics.name(spec), p)
-                for spec in (KEYS, BUDGET_STATE)
+                for spec in specs
                 for p in range(spec.partitions)
             ]
             consumer.assign(parts)
             await consumer.seek_to_beginning(*parts)
             end = await consumer.end_offsets(parts)
-            self._last_contact = time.monotonic()
-            next_probe = self._last_contact + _PROBE_INTERVAL_S
+            if primary:
+                self._last_contact = time.monotonic()
+            next_probe = time.monotonic() + _PROBE_INTERVAL_S
             while True:
                 batches = await consumer.getmany(*parts, timeout_ms=100)
                 for tp, messages in batches.items():
@@ -205,12 +251,12 @@ class BudgetGuard:
                         self._apply(tp.topic, message.key, message.value)
                 if batches:
                     self.changed.set()
-                if not self._loaded and all(
+                if not caught_up.is_set() and all(
                     [await consumer.position(tp) >= end[tp] for tp in parts]
                 ):
-                    self._loaded = True
-                    self._caught_up.set()
-                if time.monotonic() >= next_probe:
+                    self._loaded = self._loaded or primary
+                    caught_up.set()
+                if primary and time.monotonic() >= next_probe:
                     next_probe = time.monotonic() + _PROBE_INTERVAL_S
                     # The state counts as unavailable once these probes fail for a while.
                     with contextlib.suppress(TimeoutError, KafkaError, OSError):
@@ -219,14 +265,38 @@ class BudgetGuard:
         finally:
             await consumer.stop()
 
+    async def _optional_topics(self, consumer: AIOKafkaConsumer) -> list[TopicSpec]:
+        """Limits and policies, when their topics exist: a deployment that has not run
+        ``meterline topics create`` since they were added keeps enforcing budget state."""
+        existing = await consumer.topics()
+        found = []
+        for spec in (LIMITS, BUDGET_POLICIES):
+            if self.topics.name(spec) in existing:
+                found.append(spec)
+            else:
+                log.warning(
+                    "topic %s does not exist (run `meterline topics create`); gateways apply "
+                    "no %s until it does",
+                    self.topics.name(spec),
+                    "rate limits" if spec is LIMITS else "cap reservations",
+                )
+        return found
+
     def _apply(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         name = (key or b"").decode(errors="replace")
         try:
             if topic == self.topics.keys:
                 binding = None if value is None else KeyBinding.model_validate_json(value)
                 self.index.apply_binding(name, binding)
+            elif topic == self.topics.limits:
+                limit = None if value is None else LimitPolicy.model_validate_json(value)
+                self.limits.apply_limit(name, limit)
+            elif topic == self.topics.budget_policies:
+                policy = None if value is None else BudgetPolicy.model_validate_json(value)
+                self.limits.apply_policy(name, policy)
             else:
                 state = None if value is None else BudgetState.model_validate_json(value)
                 self.index.apply_state(name, state)
+                self.limits.apply_state(name, state)
         except ValidationError as exc:
             log.error("budget guard skipped an invalid record on %s key %r: %s", topic, name, exc)

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.settings import KafkaSettings
 
 __all__ = ["GuardSettings", "ProducerSettings"]
 
 
-class ProducerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
-
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    """Kafka bootstrap servers, comma-separated (every component)."""
-    topic_prefix: str = ""
-    """Prefix of every topic name (tests, side-by-side installs)."""
+class ProducerSettings(KafkaSettings):
     client_id: str = "meterline-gateway"
     """Kafka client id of the gateway producer."""
     spool_dir: Path = Path(".meterline/spool")
@@ -41,18 +37,28 @@ class ProducerSettings(BaseSettings):
     """Longest pause between spool replay attempts."""
 
 
-class GuardSettings(BaseSettings):
+class GuardSettings(KafkaSettings):
     """Settings of ``BudgetGuard`` (environment prefix ``METERLINE_``)."""
 
-    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
-
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    topic_prefix: str = ""
     guard_fail_mode: Literal["open", "closed"] = "open"
     """When budget state is unavailable (not loaded yet, or the broker unreachable for longer
-    than ``guard_stale_after_s``): ``open`` allows calls no known block refuses; ``closed``
-    refuses every call."""
+    than ``guard_stale_after_s``) or the limits backend cannot be reached: ``open`` allows calls
+    no known block refuses (unreserved); ``closed`` refuses every call."""
     guard_start_timeout_s: float = Field(default=15.0, gt=0)
     """How long ``start()`` waits to load the compacted topics before serving anyway."""
     guard_stale_after_s: float = Field(default=15.0, gt=0)
     """Without contact to the broker for this long, the state counts as unavailable."""
+    limits_url: str = ""
+    """Where gateway replicas share rate limits and cap reservations: ``redis://host:6379/0``
+    (Valkey or Redis). Empty: counters in this process (one gateway)."""
+    limits_timeout_ms: int = Field(default=200, ge=1)
+    """How long a decision or settle may wait for the limits backend before the fail mode
+    (``guard_fail_mode``) decides."""
+    limits_lease_s: float = Field(default=300.0, gt=0)
+    """How long a call's parallel slot and cap reservation outlive a gateway that died
+    mid-call (a limit's own ``lease_s`` overrides it for its slots)."""
+    limits_default_max_tokens: int = Field(default=4096, ge=1)
+    """Output tokens reserved for a call that does not set ``max_tokens``."""
+    limits_unpriced_call_cost: Decimal = Field(default=Decimal(1), ge=0)
+    """USD reserved against a ``block`` cap for a call whose worst case cannot be priced (no
+    price for the model and no ``max_call_cost`` on the policy)."""

@@ -7,9 +7,10 @@ import threading
 from concurrent.futures import Future
 from datetime import datetime
 
-from producers.budget_guard import BudgetGuard, GuardDecision
+from producers.budget_guard import BudgetGuard, GuardDecision, GuardIndex
 from producers.config import GuardSettings
 from producers.errors import ProducerNotStarted
+from producers.limits.plan import LimitIndex
 
 __all__ = ["SyncBudgetGuard", "started_guard"]
 
@@ -29,6 +30,14 @@ class SyncBudgetGuard:
     @property
     def available(self) -> bool:
         return self._guard.available
+
+    @property
+    def index(self) -> GuardIndex:
+        return self._guard.index
+
+    @property
+    def limits(self) -> LimitIndex:
+        return self._guard.limits
 
     def start(self) -> SyncBudgetGuard:
         if self._thread is not None:

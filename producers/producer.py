@@ -15,6 +15,7 @@ import logging
 import threading
 from collections import deque
 
+import tenacity
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
@@ -47,7 +48,6 @@ class UsageProducer:
         self._started = False
         self._stopping = False
         self._busy = False
-        self._backoff = 0.1
 
     # -- the gateway's side -------------------------------------------------------------------
 
@@ -165,20 +165,28 @@ class UsageProducer:
 
     async def _run(self) -> None:
         linger = self.settings.linger_ms / 1000
+        # A step the broker did not take is retried (its events wait in the spool meanwhile)
+        # after 0.1 s, doubling up to replay_backoff_max_s. Errors are not retried: they end
+        # the task and stop() raises them.
+        retrying = tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_result(lambda delivered: not delivered),
+            wait=tenacity.wait_exponential(
+                multiplier=0.1, max=self.settings.replay_backoff_max_s
+            ),
+            stop=tenacity.stop_never,
+        )
         while True:
             if not self._queue and self._spool.is_empty():
                 await asyncio.sleep(linger or 0.001)
                 continue
-            self._busy = True
-            try:
-                delivered = await self._step()
-            finally:
-                self._busy = False
-            if delivered:
-                self._backoff = 0.1
-            else:
-                await asyncio.sleep(self._backoff)
-                self._backoff = min(self._backoff * 2, self.settings.replay_backoff_max_s)
+            await retrying(self._busy_step)
+
+    async def _busy_step(self) -> bool:
+        self._busy = True
+        try:
+            return await self._step()
+        finally:
+            self._busy = False
 
     async def _step(self) -> bool:
         """One cycle: connect if needed, replay the spool, then send the queue. False when the

@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.settings import MeterlineSettings
 
 __all__ = ["ReportSettings"]
 
 
-class ReportSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
-
+class ReportSettings(MeterlineSettings):
     # Where the data is comes from the sink's settings (METERLINE_CLICKHOUSE_URL/_DATABASE).
     report_api_host: str = "127.0.0.1"
     """Interface the report API binds."""

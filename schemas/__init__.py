@@ -14,6 +14,7 @@ from schemas.budgets import (
 from schemas.codec import decode_batch, encode_batch, encode_one, join_encoded
 from schemas.dead_letters import DeadLetter, ErrorKind
 from schemas.keys import KeyBinding
+from schemas.limits import LimitPolicy
 from schemas.topics import ALL_TOPICS, Topics, TopicSpec
 from schemas.usage import (
     UNATTRIBUTED,
@@ -46,6 +47,7 @@ __all__ = [
     "EnrichedUsage",
     "ErrorKind",
     "KeyBinding",
+    "LimitPolicy",
     "Status",
     "TokenCounts",
     "TopicSpec",

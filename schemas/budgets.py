@@ -78,6 +78,9 @@ class BudgetPolicy(BaseModel):
         default_factory=lambda: [Decimal(50), Decimal(80)], max_length=10
     )
     action: BudgetAction = BudgetAction.BLOCK
+    max_call_cost: NonNegativeMoney | None = None
+    """What a gateway reserves for one call against a ``block`` cap, when set; otherwise the
+    call's worst case from the price book (prompt estimate and ``max_tokens``)."""
     updated_at: UtcDatetime
 
     @field_validator("thresholds")

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from schemas.budgets import BudgetAlert, BudgetPolicy, BudgetState
 from schemas.dead_letters import DeadLetter
 from schemas.keys import KeyBinding
+from schemas.limits import LimitPolicy
 from schemas.usage import EnrichedUsage, UsageEvent
 
 __all__ = ["EXPORTED_MODELS", "JSON_DIR", "export_all", "render"]
@@ -21,6 +22,7 @@ EXPORTED_MODELS: tuple[type[BaseModel], ...] = (
     BudgetPolicy,
     BudgetState,
     BudgetAlert,
+    LimitPolicy,
     DeadLetter,
 )
 JSON_DIR = Path(__file__).parent / "json"

@@ -50,6 +50,9 @@ KEYS = TopicSpec("meterline.keys", 1, "api_key_id", "KeyBinding (null = unbound)
 BUDGET_POLICIES = TopicSpec(
     "meterline.budgets.policies", 1, "policy_id", "BudgetPolicy (null = deleted)", "compact"
 )
+LIMITS = TopicSpec(
+    "meterline.limits", 1, "scope:subject", "LimitPolicy (null = deleted)", "compact"
+)
 BUDGET_STATE = TopicSpec("meterline.budgets.state", 1, "policy_id", "BudgetState", "compact")
 BUDGET_ALERTS = TopicSpec(
     "meterline.budgets.alerts", 1, "policy_id", "BudgetAlert", "delete", _WEEK_MS
@@ -69,6 +72,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     USAGE_DLQ,
     KEYS,
     BUDGET_POLICIES,
+    LIMITS,
     BUDGET_STATE,
     BUDGET_ALERTS,
     BUDGET_DELTAS,
@@ -103,6 +107,10 @@ class Topics:
     @property
     def budget_policies(self) -> str:
         return self.name(BUDGET_POLICIES)
+
+    @property
+    def limits(self) -> str:
+        return self.name(LIMITS)
 
     @property
     def budget_state(self) -> str:

@@ -1,8 +1,9 @@
 """ClickHouse storage: schema and migrations, the batched idempotent sink, embedded-mode queries.
 
 Modules, one role each: ``config`` (SinkSettings), ``ddl`` + ``migrations`` (schema),
-``rows`` / ``fast_usage`` / ``buffer`` (pure decoding and batching), ``store`` (inserts and
-lookups), ``writer`` (consume → store → commit), ``service`` / ``__main__`` (the sink process),
+``rows`` / ``fast_usage`` / ``buffer`` / ``config_history`` (pure decoding and batching),
+``store`` (inserts and lookups), ``writer`` (consume → store → commit), ``service`` /
+``__main__`` (the sink process),
 ``server`` / ``wire`` / ``readonly`` / ``owner`` / ``query_client`` (read-only SQL for other
 processes; ``sql_policy`` holds the pure rules a guest query must pass), ``webhook`` +
 ``webhook_signature`` (signed alert delivery), ``testing`` (run a sink as a child process),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from schemas.dead_letters import DeadLetter
 from sinks.rows import Item
@@ -24,11 +25,13 @@ class Batch:
     usage: list[Item] = field(default_factory=list)
     alerts: list[Item] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    config: list[Any] = field(default_factory=list)
+    """``sinks.config_history.ConfigChange`` of the configuration topics, in log order."""
     offsets: dict[TopicPartition, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def messages(self) -> int:
-        return len(self.usage) + len(self.alerts) + len(self.dead_letters)
+        return len(self.usage) + len(self.alerts) + len(self.dead_letters) + len(self.config)
 
     def commit_offsets(self) -> dict[TopicPartition, int]:
         """The next offset to read per topic-partition (Kafka's commit convention)."""
@@ -57,6 +60,7 @@ class BatchBuffer:
         usage: Iterable[Item] = (),
         alerts: Iterable[Item] = (),
         dead_letters: Iterable[DeadLetter] = (),
+        config: Iterable[Any] = (),
     ) -> None:
         if self._opened_at is None:
             self._opened_at = now
@@ -64,6 +68,7 @@ class BatchBuffer:
         batch.usage.extend(usage)
         batch.alerts.extend(alerts)
         batch.dead_letters.extend(dead_letters)
+        batch.config.extend(config)
         first, _ = batch.offsets.get((topic, partition), (offset, offset))
         batch.offsets[(topic, partition)] = (first, offset)
 

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.settings import KafkaSettings, ServiceSettings
 
 __all__ = ["QueryLimits", "SinkSettings", "WebhookSettings"]
 
@@ -37,18 +38,14 @@ class QueryLimits:
         }
 
 
-class SinkSettings(BaseSettings):
+class SinkSettings(ServiceSettings):
     """Built once at the entry point and passed down."""
-
-    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
 
     clickhouse_url: SecretStr = SecretStr("chdb://.meterline/chdb")
     """``chdb://DIR`` (embedded engine, one owning process) or
     ``http(s)://user:pass@host:8123`` (ClickHouse server)."""
     clickhouse_database: str = Field(default="meterline", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
     """Database holding every table."""
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    topic_prefix: str = ""
     sink_group_id: str = "meterline-sink"
     """Kafka consumer group of the sink."""
     sink_batch_rows: int = Field(default=10_000, ge=1)
@@ -110,13 +107,9 @@ class SinkSettings(BaseSettings):
         return Path(url[len("chdb://") :]).resolve() if url.startswith("chdb://") else None
 
 
-class WebhookSettings(BaseSettings):
+class WebhookSettings(KafkaSettings):
     """The budget alert webhook notifier."""
 
-    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
-
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    topic_prefix: str = ""
     webhook_url: str = ""
     """Where each alert is POSTed; the notifier refuses to start without one."""
     webhook_secret: SecretStr = SecretStr("")

@@ -6,14 +6,20 @@ duplicate row of the same event collapses on merge; reports read it with ``FINAL
 ``event_id`` until then.
 
 The statements are applied in order by :mod:`sinks.migrations`; a released statement is never
-edited, a change is a new migration there.
+edited, a change is a new migration there. The one exception is ``usage_events``, whose
+``CREATE`` is generated from ``sinks.usage_columns`` (a new column there comes with its own
+``ADD COLUMN`` migration).
 """
 
 from __future__ import annotations
 
+from sinks.usage_columns import USAGE_COLUMN_NAMES, USAGE_COLUMNS
+
 __all__ = [
     "BUDGET_ALERTS",
     "BUDGET_ALERT_COLUMNS",
+    "CONFIG_HISTORY",
+    "CONFIG_HISTORY_COLUMNS",
     "DEAD_LETTERS",
     "DEAD_LETTER_COLUMNS",
     "USAGE_DAILY",
@@ -23,45 +29,17 @@ __all__ = [
     "USAGE_EVENT_COLUMNS",
 ]
 
-USAGE_EVENT_COLUMNS: tuple[str, ...] = (
-    "event_id", "occurred_at", "gateway", "api_key_id", "request_id", "provider", "model",
-    "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
-    "reasoning_tokens", "tags", "status", "streamed", "latency_ms", "provider_cost", "currency",
-    "customer", "feature", "team_id", "owner_customer", "cost", "computed_cost", "cost_source",
-    "price_ref", "flags", "enriched_at",
-)  # fmt: skip
+USAGE_EVENT_COLUMNS: tuple[str, ...] = USAGE_COLUMN_NAMES
 
-USAGE_EVENTS = """
-CREATE TABLE IF NOT EXISTS {db}.usage_events
+_USAGE_COLUMN_LINES = ",\n".join(f"    {c.name} {c.ch_type}" for c in USAGE_COLUMNS)
+
+# Generated from ``sinks.usage_columns``: a fresh database gets the current columns; every
+# column added after a release also has its ``ADD COLUMN IF NOT EXISTS`` migration, so an older
+# database reaches the same columns (see docs/storage-columns.md).
+USAGE_EVENTS = f"""
+CREATE TABLE IF NOT EXISTS {{db}}.usage_events
 (
-    event_id String,
-    occurred_at DateTime64(3, 'UTC'),
-    gateway LowCardinality(String),
-    api_key_id String,
-    request_id String,
-    provider LowCardinality(String),
-    model LowCardinality(String),
-    input_tokens UInt64,
-    output_tokens UInt64,
-    cache_read_tokens UInt64,
-    cache_write_tokens UInt64,
-    reasoning_tokens UInt64,
-    tags Array(String),
-    status LowCardinality(String),
-    streamed Bool,
-    latency_ms UInt32,
-    provider_cost Nullable(Decimal(38, 12)),
-    currency LowCardinality(String),
-    customer String,
-    feature LowCardinality(String),
-    team_id String,
-    owner_customer String,
-    cost Decimal(38, 12),
-    computed_cost Decimal(38, 12),
-    cost_source LowCardinality(String),
-    price_ref String,
-    flags Array(String),
-    enriched_at DateTime64(3, 'UTC'),
+{_USAGE_COLUMN_LINES},
     inserted_at DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree
@@ -181,3 +159,33 @@ SELECT
 FROM {db}.usage_events
 GROUP BY day, customer, feature, provider, model, team_id, api_key_id
 """
+
+# Append-only history of the compacted configuration topics (``schemas.config``): one row per
+# change, never updated. The current configuration is the row with the highest ``version`` per
+# (kind, entity_id); ``change_id`` (first column: the sink's idempotency key) makes a replayed
+# or republished change a no-op.
+CONFIG_HISTORY = """
+CREATE TABLE IF NOT EXISTS {db}.config_history
+(
+    change_id String,
+    kind LowCardinality(String),
+    entity_id String,
+    version UInt64,
+    op LowCardinality(String),
+    old_value String,
+    new_value String,
+    actor String,
+    origin LowCardinality(String),
+    changed_at DateTime64(3, 'UTC'),
+    source String,
+    recorded_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = MergeTree
+ORDER BY (kind, entity_id, version, change_id)
+SETTINGS non_replicated_deduplication_window = 10000
+"""
+
+CONFIG_HISTORY_COLUMNS: tuple[str, ...] = (
+    "change_id", "kind", "entity_id", "version", "op", "old_value", "new_value", "actor",
+    "origin", "changed_at", "source",
+)  # fmt: skip

@@ -35,6 +35,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "budget_alerts dedupes retried inserts",
               ("ALTER TABLE {db}.budget_alerts "
                "MODIFY SETTING non_replicated_deduplication_window = 10000",)),
+    Migration(5, "config_history: append-only history of the compacted configuration topics",
+              (ddl.CONFIG_HISTORY,)),
 )  # fmt: skip
 
 SCHEMA_MIGRATIONS = """

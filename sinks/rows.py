@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
+from operator import attrgetter
 from typing import Any, Generic, NamedTuple, TypeVar
 
 import orjson
@@ -22,6 +24,7 @@ from schemas.usage import EnrichedUsage
 from sinks import ddl
 from sinks.encoding import ArrowRows, Col, JsonRows, RowEncoder
 from sinks.fast_usage import fast_usage_row, fast_usage_rows
+from sinks.usage_columns import USAGE_COLUMNS, UsageColumn
 
 __all__ = [
     "ALERTS",
@@ -91,15 +94,33 @@ def _adapter(model: type[M]) -> TypeAdapter[list[M]]:
     return _ADAPTERS[model]
 
 
+def _model_field(path: str) -> Any:
+    """The annotation of ``EnrichedUsage`` at an attribute path such as ``tokens.input``."""
+    model: Any = EnrichedUsage
+    annotation: Any = None
+    for part in path.split("."):
+        annotation = model.model_fields[part].annotation
+        model = annotation
+    return annotation
+
+
+_USAGE_VALUES = attrgetter(*(c.source for c in USAGE_COLUMNS))
+_USAGE_ENUMS = tuple(
+    i
+    for i, c in enumerate(USAGE_COLUMNS)
+    if isinstance(_model_field(c.source), type) and issubclass(_model_field(c.source), Enum)
+)
+_USAGE_LISTS = tuple(i for i, c in enumerate(USAGE_COLUMNS) if c.is_array)
+
+
 def usage_row(e: EnrichedUsage) -> list[Any]:
-    t = e.tokens
-    return [
-        e.event_id, e.occurred_at, e.gateway, e.api_key_id, e.request_id, e.provider, e.model,
-        t.input, t.output, t.cache_read, t.cache_write, t.reasoning, list(e.tags),
-        e.status.value, e.streamed, e.latency_ms, e.provider_cost, e.currency, e.customer,
-        e.feature, e.team_id, e.owner_customer, e.cost, e.computed_cost, e.cost_source.value,
-        e.price_ref, list(e.flags), e.enriched_at,
-    ]  # fmt: skip
+    """The ``usage_events`` row of a validated event (``sinks.usage_columns`` order)."""
+    row = list(_USAGE_VALUES(e))
+    for i in _USAGE_ENUMS:
+        row[i] = row[i].value
+    for i in _USAGE_LISTS:
+        row[i] = list(row[i])
+    return row
 
 
 def dead_letter_row(d: DeadLetter) -> list[Any]:
@@ -118,11 +139,29 @@ def alert_row(a: BudgetAlert) -> list[Any]:
     ]  # fmt: skip
 
 
-_S, _U64, _L, _TS, _M = Col.STRING, Col.UINT64, Col.STRINGS, Col.TIMESTAMP, Col.MONEY
-_USAGE_KINDS = (
-    _S, _TS, _S, _S, _S, _S, _S, _U64, _U64, _U64, _U64, _U64, _L, _S, Col.BOOL, Col.UINT32, _M,
-    _S, _S, _S, _S, _S, _M, _M, _S, _S, _L, _TS,
-)  # fmt: skip
+_ARROW_KINDS = {
+    "String": Col.STRING,
+    "LowCardinality(String)": Col.STRING,
+    "UInt64": Col.UINT64,
+    "UInt32": Col.UINT32,
+    "Bool": Col.BOOL,
+    "Array(String)": Col.STRINGS,
+}
+
+
+def _arrow_kind(column: UsageColumn) -> Col:
+    if column.is_timestamp:
+        return Col.TIMESTAMP
+    if column.is_money:
+        return Col.MONEY
+    try:
+        return _ARROW_KINDS[column.base_type]
+    except KeyError:
+        raise TypeError(
+            f"usage column {column.name}: no Arrow kind for {column.ch_type} (add it here and "
+            "in sinks.encoding.Col)"
+        ) from None
+
 
 USAGE = TableSpec(
     "usage_events",
@@ -131,7 +170,7 @@ USAGE = TableSpec(
     usage_row,
     fast_usage_row,
     fast_usage_rows,
-    ArrowRows(list(zip(ddl.USAGE_EVENT_COLUMNS, _USAGE_KINDS, strict=True))),
+    ArrowRows([(c.name, _arrow_kind(c)) for c in USAGE_COLUMNS]),
 )
 
 

@@ -70,6 +70,8 @@ async def run_sink(settings: SinkSettings, stop: asyncio.Event | None = None) ->
                 write_owner(data_dir, OwnerInfo(os.getpid(), server.url, token))
             log.warning("query and stats endpoint on %s", server.url)
         log.warning("%s (database %s)", READY_LINE, db)
+        if settings.ready_file is not None:
+            settings.ready_file.write_text(f"{os.getpid()}\n")
         await writer.run(stop)
         log.warning("sink stopped: %s", writer.stats.snapshot(writer.clock()))
     finally:

@@ -16,6 +16,8 @@ class SinkStats:
     duplicates_skipped: int = 0
     alerts_stored: int = 0
     dead_letters_stored: int = 0
+    config_changes_stored: int = 0
+    """Rows appended to ``config_history``."""
     rows_rejected: int = 0
     """Rows the database refused; each became a dead letter."""
     batches: int = 0
@@ -37,6 +39,7 @@ class SinkStats:
             "duplicates_skipped": self.duplicates_skipped,
             "alerts_stored": self.alerts_stored,
             "dead_letters_stored": self.dead_letters_stored,
+            "config_changes_stored": self.config_changes_stored,
             "rows_rejected": self.rows_rejected,
             "batches": self.batches,
             "last_batch_messages": self.last_batch_messages,

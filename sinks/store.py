@@ -5,14 +5,17 @@ Blocking (clickhouse-connect is synchronous); the writer calls it from a worker 
 
 from __future__ import annotations
 
+import itertools
 import logging
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import tenacity
+
 from sinks.buffer import dedup_token
 from sinks.clickhouse import Client
+from sinks.config_history import Latest
 from sinks.errors import is_data_error
 from sinks.rows import Item, TableSpec
 
@@ -45,11 +48,16 @@ class RetryPolicy:
     first_s: float = 0.1
     max_s: float = 5.0
 
-    def delays(self) -> Iterable[float]:
-        delay = self.first_s
-        while True:
-            yield delay
-            delay = min(self.max_s, delay * 2)
+    def wait(self) -> tenacity.wait.wait_base:
+        return tenacity.wait_exponential(multiplier=self.first_s, max=self.max_s)
+
+    def delays(self) -> Iterator[float]:
+        """The pauses between attempts, in order (what ``wait()`` yields attempt by attempt)."""
+        wait = self.wait()
+        state = tenacity.RetryCallState(tenacity.Retrying(), None, (), {})
+        for attempt in itertools.count(1):
+            state.attempt_number = attempt
+            yield wait(state)
 
 
 class ClickHouseStore:
@@ -68,20 +76,26 @@ class ClickHouseStore:
         self._stopping = stopping or (lambda: False)
 
     def _with_retry(self, what: str, call: Callable[[], Any]) -> Any:
-        """Run ``call``; data errors propagate at once, anything else is retried with backoff."""
-        delays = iter(self.retry.delays())
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return call()
-            except Exception as exc:
-                if is_data_error(exc) or self._stopping():
-                    raise
-                delay = next(delays)
-                log.warning("%s failed (attempt %d), retrying in %.1fs: %s", what, attempt, delay,
-                            exc)  # fmt: skip
-                time.sleep(delay)
+        """Run ``call``; data errors propagate at once, anything else is retried with backoff
+        until it succeeds or ``stopping()`` (then the last error propagates)."""
+
+        def transient(exc: BaseException) -> bool:
+            return isinstance(exc, Exception) and not is_data_error(exc) and not self._stopping()
+
+        def log_retry(state: tenacity.RetryCallState) -> None:
+            assert state.outcome is not None and state.next_action is not None
+            log.warning("%s failed (attempt %d), retrying in %.1fs: %s", what,
+                        state.attempt_number, state.next_action.sleep,
+                        state.outcome.exception())  # fmt: skip
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(transient),
+            wait=self.retry.wait(),
+            stop=tenacity.stop_never,
+            before_sleep=log_retry,
+            reraise=True,
+        )
+        return retrying(call)
 
     def stored_keys(self, spec: TableSpec[Any], items: Sequence[Item]) -> set[str]:
         """Ids among ``items`` that are already in ``spec.table`` (first column = the id)."""
@@ -110,6 +124,30 @@ class ClickHouseStore:
             lambda: self.client.query(sql, parameters=parameters),
         )
         return {row[0] for row in result.result_rows}
+
+    def latest_config(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Latest]:
+        """The newest ``config_history`` row per (kind, entity_id) among ``keys``; ids never
+        recorded are absent."""
+        if not keys:
+            return {}
+        sql = (
+            f"SELECT kind, entity_id, max(version), argMax(op, version), "
+            f"argMax(new_value, version) FROM {self.db}.config_history "
+            "WHERE kind IN {kinds:Array(String)} AND entity_id IN {ids:Array(String)} "
+            "GROUP BY kind, entity_id"
+        )
+        parameters = {
+            "kinds": sorted({kind for kind, _ in keys}),
+            "ids": sorted({entity for _, entity in keys}),
+        }
+        result = self._with_retry(
+            "lookup in config_history", lambda: self.client.query(sql, parameters=parameters)
+        )
+        found = {
+            (str(kind), str(entity)): Latest(int(version), str(op), str(value))
+            for kind, entity, version, op, value in result.result_rows
+        }
+        return {key: latest for key, latest in found.items() if key in keys}
 
     def insert(self, spec: TableSpec[Any], items: Sequence[Item], ranges: str) -> list[Rejected]:
         """Insert ``items`` into ``spec.table``; returns the rows the database refused.

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import sqlite3
 import time
@@ -28,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import tenacity
 from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
@@ -45,6 +47,7 @@ __all__ = [
     "WebhookConfigError",
     "WebhookNotifier",
     "backoff_delays",
+    "backoff_wait",
     "sign",
     "verify",
 ]
@@ -58,12 +61,18 @@ class WebhookConfigError(ValueError):
     """The notifier cannot run with these settings (the message says which one)."""
 
 
+def backoff_wait(base_s: float, max_s: float) -> tenacity.wait.wait_base:
+    """``base, 2*base, 4*base, …`` capped at ``max_s``."""
+    return tenacity.wait_exponential(multiplier=base_s, max=max_s)
+
+
 def backoff_delays(base_s: float, max_s: float) -> Iterator[float]:
-    """``base, 2*base, 4*base, …`` capped at ``max_s``, forever."""
-    delay = base_s
-    while True:
-        yield min(delay, max_s)
-        delay = min(delay * 2, max_s)
+    """The pauses of :func:`backoff_wait`, attempt by attempt, forever."""
+    wait = backoff_wait(base_s, max_s)
+    state = tenacity.RetryCallState(tenacity.Retrying(), None, (), {})
+    for attempt in itertools.count(1):
+        state.attempt_number = attempt
+        yield wait(state)
 
 
 class DeliveredLog:
@@ -150,30 +159,52 @@ class WebhookNotifier:
         if alert.alert_id in self.delivered:
             return
         body = encode_one(alert)
-        delays = backoff_delays(
-            self.settings.webhook_backoff_base_s, self.settings.webhook_backoff_max_s
-        )
-        while not stop.is_set():
-            self.attempts += 1
-            stamp = int(time.time())  # signed per attempt: a retry is fresh when it arrives
-            headers = {
-                "Content-Type": "application/json",
-                TIMESTAMP_HEADER: str(stamp),
-                SIGNATURE_HEADER: sign(self._secret, body, stamp),
-                ALERT_ID_HEADER: alert.alert_id,
-            }
-            try:
-                response = await http.post(self.settings.webhook_url, content=body, headers=headers)
-                if response.is_success:
-                    self.delivered.add(alert.alert_id)
-                    self.sent += 1
-                    return
-                problem = f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
-                problem = repr(exc)
-            delay = next(delays)
-            log.warning(
-                "alert %s not delivered (%s); retrying in %.1fs", alert.alert_id, problem, delay
-            )
+        if stop.is_set():
+            return
+
+        async def pause(delay: float) -> None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
+
+        def log_retry(state: tenacity.RetryCallState) -> None:
+            assert state.outcome is not None and state.next_action is not None
+            log.warning("alert %s not delivered (%s); retrying in %.1fs", alert.alert_id,
+                        state.outcome.result(), state.next_action.sleep)  # fmt: skip
+
+        async def attempt() -> str | None:
+            if stop.is_set():
+                return None  # stopping: leave it undelivered (its offset is not committed)
+            return await self._post(http, alert.alert_id, body)
+
+        # Retried until delivered or stopping (then left undelivered and uncommitted).
+        retrying = tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_result(lambda problem: problem is not None),
+            wait=backoff_wait(
+                self.settings.webhook_backoff_base_s, self.settings.webhook_backoff_max_s
+            ),
+            stop=lambda _state: stop.is_set(),
+            sleep=pause,
+            before_sleep=log_retry,
+            retry_error_callback=lambda _state: None,
+        )
+        await retrying(attempt)
+
+    async def _post(self, http: httpx.AsyncClient, alert_id: str, body: bytes) -> str | None:
+        """One delivery attempt: None once delivered, else what went wrong."""
+        self.attempts += 1
+        stamp = int(time.time())  # signed per attempt: a retry is fresh when it arrives
+        headers = {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: str(stamp),
+            SIGNATURE_HEADER: sign(self._secret, body, stamp),
+            ALERT_ID_HEADER: alert_id,
+        }
+        try:
+            response = await http.post(self.settings.webhook_url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return repr(exc)
+        if not response.is_success:
+            return f"HTTP {response.status_code}"
+        self.delivered.add(alert_id)
+        self.sent += 1
+        return None

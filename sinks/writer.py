@@ -5,8 +5,10 @@ Order of one flush (and the reason nothing is lost or counted twice):
 1. look up which buffered event ids ``usage_events`` already holds and drop those (a replay
    after an offset reset or a crash re-reads records that were stored but not committed);
 2. insert the rest into ``usage_events`` (the rollup view follows in the same insert), then
-   budget alerts, then dead letters (input ones and rows the database refused); each insert has
-   a dedup token, so a retry after an unknown outcome is a no-op in base table and rollup;
+   budget alerts, then configuration changes not yet in ``config_history`` (numbered after the
+   latest stored version of their id), then dead letters (input ones and rows the database
+   refused); each insert has a dedup token, so a retry after an unknown outcome is a no-op in
+   base table and rollup;
 3. only then commit the offsets of everything in the batch.
 
 A crash before 3 re-delivers the batch; steps 1–2 make storing it again a no-op. Database
@@ -25,9 +27,11 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from schemas.config import CONFIG_TOPICS, ConfigTopic
 from schemas.topics import Topics
 from sinks.buffer import Batch, BatchBuffer, unique_by_key
 from sinks.config import SinkSettings
+from sinks.config_history import CONFIG_HISTORY, ConfigChange, decode_change, history_rows
 from sinks.errors import BrokerNotReachable, SinkError
 from sinks.rows import (
     ALERTS,
@@ -64,7 +68,8 @@ def store_batch(store: ClickHouseStore, batch: Batch, now: datetime, stats: Sink
     rejected_usage = store.insert(USAGE, fresh, ranges)
     alerts = unique_by_key(batch.alerts)
     rejected_alerts = store.insert(ALERTS, alerts, ranges)
-    rejected = rejected_usage + rejected_alerts
+    rejected_config, config_rows = _store_config(store, batch.config, ranges)
+    rejected = rejected_usage + rejected_alerts + rejected_config
     letters = list(batch.dead_letters)
     letters += [rejected_dead_letter(r.item, r.reason, now) for r in rejected]
     letter_items = unique_by_key(
@@ -90,6 +95,24 @@ def store_batch(store: ClickHouseStore, batch: Batch, now: datetime, stats: Sink
     stats.alerts_stored += len(alerts) - len(rejected_alerts)
     stats.dead_letters_stored += len(letter_items)
     stats.rows_rejected += len(rejected)
+    stats.config_changes_stored += config_rows
+
+
+def _store_config(
+    store: ClickHouseStore, changes: list[ConfigChange], ranges: str
+) -> tuple[list, int]:
+    """Append the changes ``config_history`` does not hold yet (a replay or a restore
+    republishes known change ids), each numbered after its id's latest stored version.
+    Returns the refused rows and the number of rows inserted."""
+    if not changes:
+        return [], 0
+    probes = unique_by_key([Item(c, [c.change_id], c.source) for c in changes])
+    stored = store.stored_keys(CONFIG_HISTORY, probes)
+    fresh = [item.message for item in probes if item.key not in stored]
+    latest = store.latest_config({(c.kind, c.entity_id) for c in fresh})
+    rows = history_rows(fresh, latest)
+    refused = store.insert(CONFIG_HISTORY, rows, ranges)
+    return refused, len(rows) - len(refused)
 
 
 class _OnRebalance(ConsumerRebalanceListener):
@@ -133,6 +156,7 @@ class SinkWriter:
         self._consumer: AIOKafkaConsumer | None = None
         self._in_flight: asyncio.Task[None] | None = None
         self._handover = asyncio.Lock()
+        self._config: dict[str, ConfigTopic] = {self.topics.name(c.spec): c for c in CONFIG_TOPICS}
 
     def assigned(self) -> set[tuple[str, int]]:
         """The topic-partitions this writer owns right now (empty before the group join)."""
@@ -162,7 +186,7 @@ class SinkWriter:
         self._consumer = consumer
         topics = self.topics
         consumer.subscribe(
-            [topics.usage_enriched, topics.usage_dlq, topics.budget_alerts],
+            [topics.usage_enriched, topics.usage_dlq, topics.budget_alerts, *self._config],
             listener=_OnRebalance(self),
         )
         try:
@@ -178,11 +202,19 @@ class SinkWriter:
                 records = await consumer.getmany(timeout_ms=poll_ms, max_records=200)
                 now = self.now()
                 for tp, messages in records.items():
+                    config = self._config.get(tp.topic)
                     for record in messages:
+                        if config is not None:
+                            self._buffer_config(config, tp.partition, record, now)
+                            continue
                         self._buffer_record(tp.topic, tp.partition, record.offset, record.value,
                                             now)  # fmt: skip
                         if self.buffer.pending >= self.buffer.max_rows:
                             await self._start_flush()
+                    if config is not None and messages:
+                        # A configuration change is stored at once: until then the broker
+                        # holds its only copy.
+                        await self._start_flush()
                     if messages:
                         self._next[tp] = messages[-1].offset + 1
                 if self.buffer.due(self.clock()):
@@ -220,6 +252,25 @@ class SinkWriter:
             got = decode_record(DEAD_LETTERS, topic, partition, offset, value, now)
             letters = [item.message for item in got.items] + got.dead_letters
             self.buffer.add(topic, partition, offset, clock, dead_letters=letters)
+
+    def _buffer_config(self, config: ConfigTopic, partition: int, record: Any,
+                       now: datetime) -> None:  # fmt: skip
+        got = decode_change(
+            config,
+            topic=record.topic,
+            partition=partition,
+            offset=record.offset,
+            timestamp_ms=record.timestamp or 0,
+            key=record.key,
+            value=record.value,
+            headers=list(record.headers or ()),
+            now=now,
+        )
+        if isinstance(got, ConfigChange):
+            self.buffer.add(record.topic, partition, record.offset, self.clock(), config=[got])
+        else:
+            self.buffer.add(record.topic, partition, record.offset, self.clock(),
+                            dead_letters=[got])  # fmt: skip
 
     def _update_lag(self) -> None:
         consumer = self._consumer

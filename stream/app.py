@@ -1,29 +1,72 @@
-"""The Faust application and nothing else; agents, topics and tables live beside it."""
+"""The Faust application, built by :func:`create_app` at the entry point (``python -m stream``).
+
+Nothing happens at import: settings are passed in, the price book is loaded, the fetch-wait
+patch applied and the topics, tables and agents declared when ``create_app`` is called, so a
+test or a tool can build two differently configured apps.
+"""
 
 from __future__ import annotations
+
+import os
 
 import faust
 
 from schemas.topics import USAGE_RAW, Topics
-from stream.config import StreamSettings
+from stream.agents import UsageAgents
+from stream.budget_agents import BudgetAgents
+from stream.config import BudgetStreamSettings, StreamSettings
 from stream.fetch_wait import limit_fetch_wait
+from stream.price_file import build_price_book
+from stream.tables import StreamTables
+from stream.topics import StreamTopics
 
-__all__ = ["app", "settings", "topic_names"]
+__all__ = ["StreamApp", "create_app"]
 
-settings = StreamSettings()
-topic_names = Topics(settings.topic_prefix)
-limit_fetch_wait(settings.stream_fetch_max_wait_ms)
 
-app = faust.App(
-    f"{settings.topic_prefix}{settings.stream_app_id}",
-    broker=f"kafka://{settings.kafka_bootstrap}",
-    store="memory://",
-    datadir=str(settings.stream_data_dir),
-    topic_partitions=USAGE_RAW.partitions,
-    topic_replication_factor=1,
-    broker_session_timeout=settings.broker_session_timeout_s,
-    broker_rebalance_timeout=settings.broker_rebalance_timeout_s,
-    broker_heartbeat_interval=settings.broker_heartbeat_interval_s,
-    consumer_auto_offset_reset="earliest",
-    web_enabled=False,
-)
+class StreamApp(faust.App):
+    """A ``faust.App`` that keeps the agents' state objects it was built with."""
+
+    usage: UsageAgents
+    budgets: BudgetAgents
+
+
+def create_app(
+    settings: StreamSettings, budget_settings: BudgetStreamSettings | None = None
+) -> StreamApp:
+    """A stream worker's app with every topic, table and agent declared.
+
+    Raises :class:`stream.errors.PriceFileError` (naming the file, line and field) when
+    ``settings.price_file`` cannot be used: a worker must not start on a price book it cannot
+    read. Applies ``stream.fetch_wait`` to Faust (process-wide, idempotent)."""
+    price_book = build_price_book(settings.price_file)
+    limit_fetch_wait(settings.stream_fetch_max_wait_ms)
+    app = StreamApp(
+        f"{settings.topic_prefix}{settings.stream_app_id}",
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="memory://",
+        datadir=str(settings.stream_data_dir),
+        topic_partitions=USAGE_RAW.partitions,
+        topic_replication_factor=1,
+        broker_session_timeout=settings.broker_session_timeout_s,
+        broker_rebalance_timeout=settings.broker_rebalance_timeout_s,
+        broker_heartbeat_interval=settings.broker_heartbeat_interval_s,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+    )
+    topics = StreamTopics.declare(
+        app, Topics(settings.topic_prefix), usage_partitions=settings.usage_partitions
+    )
+    tables = StreamTables.declare(app, topics)
+    app.usage = UsageAgents(app, settings, topics, tables, price_book)
+    app.budgets = BudgetAgents(
+        app, settings, budget_settings or BudgetStreamSettings(), topics, tables
+    )
+    if settings.ready_file is not None:
+        ready_file = settings.ready_file
+
+        @app.task
+        async def _signal_ready() -> None:
+            """Tasks start once tables are recovered: tell a parent waiting on the file."""
+            ready_file.write_text(f"{os.getpid()}\n")
+
+    return app

@@ -24,6 +24,7 @@ from schemas.dead_letters import DeadLetter, ErrorKind
 from schemas.usage import EnrichedUsage
 
 __all__ = [
+    "OPENING_SOURCE",
     "POLICY_SOURCE",
     "SpendDelta",
     "SpendView",
@@ -39,6 +40,11 @@ _MINUTE = 60
 POLICY_SOURCE = "policies"
 """``source`` of the item-less deltas that make the evaluator re-check a subject after a
 policy change (``offset`` is the policies topic offset)."""
+
+OPENING_SOURCE = "opening"
+"""``source`` prefix of the opening balances a starter publishes after the windows' state was
+lost (``opening:<policy_id>``, offset 0): spend already stored in ``usage_events``, for one
+policy, with the thresholds that already alerted."""
 
 
 def subject_key(scope: BudgetScope, subject: str) -> str:
@@ -66,6 +72,23 @@ class SpendDelta:
     """The enriched topic partition the record came from, or ``POLICY_SOURCE``."""
     offset: int
     items: tuple[UsageItem, ...]
+    policy_id: str = ""
+    """Non-empty: the delta applies to this policy of the subject only (an opening balance)."""
+    fired: tuple[tuple[int, Decimal], ...] = ()
+    """(window instance start, threshold) pairs that already alerted before the state was lost:
+    they count as fired, so applying the delta does not alert for them again."""
+
+    @classmethod
+    def opening(
+        cls,
+        scope: BudgetScope,
+        subject: str,
+        policy_id: str,
+        items: tuple[UsageItem, ...],
+        fired: tuple[tuple[int, Decimal], ...],
+    ) -> SpendDelta:
+        """The opening balance of one policy; idempotent per subject like any delta."""
+        return cls(scope, subject, f"{OPENING_SOURCE}:{policy_id}", 0, items, policy_id, fired)
 
     @classmethod
     def policy_trigger(cls, scope: BudgetScope, subject: str, offset: int) -> SpendDelta:
@@ -77,17 +100,20 @@ class SpendDelta:
         return subject_key(self.scope, self.subject)
 
     def to_json(self) -> bytes:
-        return orjson.dumps(
-            {
-                "scope": self.scope.value,
-                "subject": self.subject,
-                "source": self.source,
-                "offset": self.offset,
-                "items": [
-                    [i.at, format(i.usd, "f"), i.tokens, i.requests, i.event_id] for i in self.items
-                ],
-            }
-        )
+        raw: dict = {
+            "scope": self.scope.value,
+            "subject": self.subject,
+            "source": self.source,
+            "offset": self.offset,
+            "items": [
+                [i.at, format(i.usd, "f"), i.tokens, i.requests, i.event_id] for i in self.items
+            ],
+        }
+        if self.policy_id:
+            raw["policy_id"] = self.policy_id
+        if self.fired:
+            raw["fired"] = [[at, format(t, "f")] for at, t in self.fired]
+        return orjson.dumps(raw)
 
     @classmethod
     def from_json(cls, data: bytes) -> SpendDelta:
@@ -97,8 +123,9 @@ class SpendDelta:
             UsageItem(int(at), Decimal(usd), int(tokens), int(requests), str(event_id))
             for at, usd, tokens, requests, event_id in raw["items"]
         )
+        fired = tuple((int(at), Decimal(t)) for at, t in raw.get("fired", ()))
         return cls(BudgetScope(raw["scope"]), str(raw["subject"]), str(raw["source"]),
-                   int(raw["offset"]), items)  # fmt: skip
+                   int(raw["offset"]), items, str(raw.get("policy_id", "")), fired)  # fmt: skip
 
 
 class _Tokens(BaseModel):

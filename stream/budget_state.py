@@ -11,7 +11,16 @@ from decimal import Decimal
 
 from schemas.budgets import BudgetStatus
 
-__all__ = ["PolicyTally", "SubjectState"]
+__all__ = ["SUBJECTS_TABLE", "PolicyTally", "SubjectState", "subjects_changelog"]
+
+SUBJECTS_TABLE = "budget-subjects"
+"""Name of the evaluator's Faust table."""
+
+
+def subjects_changelog(app_id: str) -> str:
+    """The changelog topic Faust keeps that table in (``<app id>-<table>-changelog``): empty or
+    missing means the budget windows' state is lost."""
+    return f"{app_id}-{SUBJECTS_TABLE}-changelog"
 
 
 @dataclass

@@ -16,6 +16,9 @@
   oldest bucket with spend in the window when it fired. Reprocessing therefore reproduces ids.
 * **Status.** ``exceeded`` at 100 %, ``warning`` at the lowest soft threshold, else ``ok``; a
   ``BudgetState`` is emitted whenever the status or the policy changes.
+* **Opening balances.** A delta naming a ``policy_id`` applies to that policy only; its
+  ``fired`` pairs count as already alerted, so a window rebuilt from stored usage after the
+  state was lost has the same spend and status and repeats no alert.
 * **Policy changes** apply from the next delta on (the stream sends an item-less delta per
   changed subject, so a raised limit unblocks without waiting for usage); a changed unit or
   window starts a new tally; a deleted policy's tally is dropped and reported in ``removed``.
@@ -48,7 +51,15 @@ from stream.budget_windows import (
     window_bounds,
 )
 
-__all__ = ["HARD_LIMIT", "Outcome", "PolicyTally", "SubjectState", "alert_id", "apply_delta"]
+__all__ = [
+    "HARD_LIMIT",
+    "Outcome",
+    "PolicyTally",
+    "SubjectState",
+    "alert_id",
+    "apply_delta",
+    "counted_from",
+]
 
 HARD_LIMIT = Decimal(100)
 
@@ -95,7 +106,8 @@ def _accepts(window: BudgetWindow, bucket: int, now: int, grace_s: int) -> bool:
     return bucket >= previous_month_start(now) and now < current + grace_s
 
 
-def _keep_from(window: BudgetWindow, now: int, grace_s: int) -> int:
+def counted_from(window: BudgetWindow, now: int, grace_s: int) -> int:
+    """The oldest bucket start a tally of ``window`` still keeps at ``now``."""
     if window is not BudgetWindow.MONTH:
         return window_bounds(window, now)[0]
     current = month_start(now)
@@ -202,7 +214,7 @@ def _apply_policy(
         amount = _amount(policy.unit, item)
         tally.buckets[bucket] = tally.buckets.get(bucket, Decimal(0)) + amount
         touched[month_start(bucket) if window is BudgetWindow.MONTH else 0] = item
-    keep_from = _keep_from(window, now, grace_s)
+    keep_from = counted_from(window, now, grace_s)
     tally.buckets = {b: v for b, v in tally.buckets.items() if b >= keep_from}
     current_start = window_bounds(window, now)[0]
     if window is BudgetWindow.MONTH:
@@ -267,8 +279,11 @@ def apply_delta(
     # What an alert names as its trigger when the delta has no usage (a policy change).
     fallback = UsageItem(int(now.timestamp()), Decimal(0), 0, 0, f"{delta.source}:{delta.offset}")
     for policy_id, policy in sorted(live.items()):
+        if delta.policy_id and policy_id != delta.policy_id:
+            continue
         tally = state.tallies.get(policy_id)
         if tally is None or tally.basis != _basis(policy):
             tally = state.tallies[policy_id] = PolicyTally(basis=_basis(policy))
+        tally.fired |= set(delta.fired)
         _apply_policy(policy, tally, delta.items, fallback, now, grace_s, outcome)
     return outcome

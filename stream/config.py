@@ -6,20 +6,16 @@ from decimal import Decimal
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.settings import MeterlineSettings, ServiceSettings
 from schemas.topics import USAGE_RAW
 
 __all__ = ["BudgetStreamSettings", "StreamSettings"]
 
 
-class StreamSettings(BaseSettings):
-    """Every knob of the stream worker; built once at the entry point (``stream.app``)."""
+class StreamSettings(ServiceSettings):
+    """Every knob of the stream worker; built once at the entry point (``python -m stream``)."""
 
-    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
-
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    topic_prefix: str = ""
     stream_app_id: str = "meterline-stream"
     """Faust app id (the stream's consumer group)."""
     stream_data_dir: Path = Path(".meterline/stream")
@@ -58,10 +54,8 @@ class StreamSettings(BaseSettings):
     (Tansu); see ``stream.fetch_wait``. 1500 restores Faust's behaviour."""
 
 
-class BudgetStreamSettings(BaseSettings):
+class BudgetStreamSettings(MeterlineSettings):
     """Budget evaluation in the stream (environment prefix ``METERLINE_``)."""
-
-    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
 
     budget_late_grace_s: int = Field(default=300, ge=0)
     """How long after a calendar month ends its late events still count in it."""

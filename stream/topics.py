@@ -6,16 +6,57 @@ letter instead of a Faust decode error.
 
 from __future__ import annotations
 
-from schemas.topics import KEYS, USAGE_DLQ
-from stream.app import app, settings, topic_names
+from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["dlq_topic", "enriched_topic", "keys_topic", "raw_topic"]
+import faust
 
-_RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
-
-raw_topic = app.topic(topic_names.usage_raw, partitions=settings.usage_partitions, **_RAW)
-enriched_topic = app.topic(
-    topic_names.usage_enriched, partitions=settings.usage_partitions, **_RAW
+from schemas.topics import (
+    BUDGET_ALERTS,
+    BUDGET_DELTAS,
+    BUDGET_STATE,
+    KEYS,
+    USAGE_DLQ,
+    USAGE_RAW,
+    Topics,
 )
-dlq_topic = app.topic(topic_names.usage_dlq, partitions=USAGE_DLQ.partitions, **_RAW)
-keys_topic = app.topic(topic_names.keys, partitions=KEYS.partitions, compacting=True, **_RAW)
+
+__all__ = ["StreamTopics"]
+
+_RAW: dict[str, Any] = {
+    "key_type": bytes,
+    "value_type": bytes,
+    "key_serializer": "raw",
+    "value_serializer": "raw",
+}
+
+
+@dataclass(frozen=True)
+class StreamTopics:
+    names: Topics
+    raw: faust.TopicT
+    enriched: faust.TopicT
+    dlq: faust.TopicT
+    keys: faust.TopicT
+    deltas: faust.TopicT
+    alerts: faust.TopicT
+    state: faust.TopicT
+
+    @classmethod
+    def declare(
+        cls, app: faust.App, names: Topics, usage_partitions: int = USAGE_RAW.partitions
+    ) -> StreamTopics:
+        """The stream's topics; raw and enriched with ``usage_partitions`` (the count they
+        were created with, ``METERLINE_USAGE_PARTITIONS``)."""
+        return cls(
+            names=names,
+            raw=app.topic(names.usage_raw, partitions=usage_partitions, **_RAW),
+            enriched=app.topic(names.usage_enriched, partitions=usage_partitions, **_RAW),
+            dlq=app.topic(names.usage_dlq, partitions=USAGE_DLQ.partitions, **_RAW),
+            keys=app.topic(names.keys, partitions=KEYS.partitions, compacting=True, **_RAW),
+            deltas=app.topic(names.budget_deltas, partitions=BUDGET_DELTAS.partitions, **_RAW),
+            alerts=app.topic(names.budget_alerts, partitions=BUDGET_ALERTS.partitions, **_RAW),
+            state=app.topic(
+                names.budget_state, partitions=BUDGET_STATE.partitions, compacting=True, **_RAW
+            ),
+        )

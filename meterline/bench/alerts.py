@@ -34,6 +34,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from meterline.budget_admin import build_policy, put_policies
 from meterline.kafka_admin import create_topics
+from meterline.local.stream import StreamWorker
 from producers.budget_guard import BudgetGuard
 from producers.config import GuardSettings
 from producers.events import usage_event
@@ -42,7 +43,6 @@ from schemas.codec import encode_one
 from schemas.topics import Topics
 from schemas.usage import CostSource, EnrichedUsage, TokenCounts
 from stream.config import StreamSettings
-from stream.testing import StreamWorker
 
 __all__ = ["BenchPath", "run_alerts_bench"]
 

@@ -15,7 +15,9 @@ import time
 import uuid
 from collections.abc import Callable
 
+from meterline.bench.data import enriched_events, keyed_batch_records
 from meterline.kafka_admin import create_topics
+from meterline.kafka_records import produce_records
 from schemas.topics import Topics
 from sinks.clickhouse import connect
 from sinks.config import SinkSettings
@@ -23,7 +25,6 @@ from sinks.migrations import migrate
 from sinks.rows import USAGE, usage_row
 from sinks.service import tune_gc
 from sinks.store import ClickHouseStore
-from sinks.testing import batch_records, enriched_events, produce_records
 from sinks.writer import SinkWriter
 
 __all__ = ["run_sink_bench"]
@@ -89,10 +90,12 @@ def run_sink_bench(
     progress(f"generating {events} enriched events")
     prepared = enriched_events(events)
     rows = [usage_row(e) for e in prepared]
-    records = batch_records(prepared)
+    records = keyed_batch_records(prepared)
     asyncio.run(create_topics(bootstrap, topics))
     progress(f"producing {len(records)} batch records")
-    asyncio.run(produce_records(bootstrap, topics.usage_enriched, records, compression))
+    asyncio.run(
+        produce_records(bootstrap, topics.usage_enriched, records, compression=compression)
+    )
     tune_gc(batch_rows)  # as the sink process does; applies to the raw inserts alike
     with tempfile.TemporaryDirectory(prefix="meterline-bench-") as data_dir:
         url = f"chdb://{data_dir}"

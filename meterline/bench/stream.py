@@ -25,43 +25,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from meterline.bench.data import keyed_batch_records
 from meterline.bench.producer import make_events
 from meterline.bench.profile import profile_top
 from meterline.kafka_admin import create_topics
-from schemas.codec import encode_batch
+from meterline.kafka_records import produce_records
+from meterline.local.stream import StreamWorker
 from schemas.topics import USAGE_RAW, Topics
 from stream.config import StreamSettings
 from stream.output_marks import WORKER_HEADER
-from stream.testing import StreamWorker
 
 __all__ = ["run_stream_bench"]
-
-
-def _records(events: int, batch: int) -> list[tuple[bytes, bytes]]:
-    prepared = make_events(events)
-    by_key: dict[str, list] = {}
-    for event in prepared:
-        by_key.setdefault(event.api_key_id, []).append(event)
-    records = []
-    for key, key_events in by_key.items():
-        for start in range(0, len(key_events), batch):
-            records.append((key.encode(), encode_batch(key_events[start : start + batch])))
-    return records
-
-
-async def _publish(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=1024 * 1024
-    )
-    await producer.start()
-    try:
-        futures = [await producer.send(topic, value=v, key=k) for k, v in records]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
 
 
 @dataclass
@@ -164,9 +141,9 @@ async def run_stream_bench(
         return await _run_workers(bootstrap, events, batch, timeout, say, workers, partitions)
     topics = Topics(f"bench{uuid.uuid4().hex[:6]}.")
     await create_topics(bootstrap, topics, usage_partitions=partitions)
-    records = _records(events, batch)
+    records = keyed_batch_records(make_events(events), batch)
     say(f"publishing {events} events in {len(records)} records")
-    await _publish(bootstrap, topics.usage_raw, records)
+    await produce_records(bootstrap, topics.usage_raw, records)
 
     say("raw aiokafka consume")
     started, raw_cpu = time.monotonic(), time.process_time()
@@ -238,9 +215,9 @@ async def _run_workers(
         await admin.create_topics([NewTopic(scratch, partitions, 1)])
     finally:
         await admin.close()
-    records = _records(events, batch)
+    records = keyed_batch_records(make_events(events), batch)
     say(f"publishing {events} events in {len(records)} records to a scratch topic")
-    await _publish(bootstrap, scratch, records)
+    await produce_records(bootstrap, scratch, records)
     say("raw aiokafka consume")
     started, raw_cpu = time.monotonic(), time.process_time()
     _first, raw_last, raw_seen = await _consume(bootstrap, scratch, len(records), timeout)
@@ -267,7 +244,7 @@ async def _run_workers(
         ready = time.monotonic()
         cpu_at_ready = [_cpu_seconds(w.pid) for w in started_workers]
         say("group stable; publishing the raw records and measuring enriched output")
-        publishing = asyncio.create_task(_publish(bootstrap, topics.usage_raw, records))
+        publishing = asyncio.create_task(produce_records(bootstrap, topics.usage_raw, records))
         first, last, seen = await _consume(
             bootstrap, topics.usage_enriched, len(records), timeout, by_worker
         )

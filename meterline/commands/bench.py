@@ -170,3 +170,28 @@ def alerts(
             progress=lambda line: click.echo(line, err=True),
         )
     _emit(result, as_json)
+
+
+@bench.command("enforce")
+@click.option("--quick", is_flag=True, help="A few-second smoke run (small limits, no stream).")
+@click.option(
+    "--state-only/--no-state-only", default=True, show_default=True,
+    help="Also run the cap with today's state-following guard alone (starts a stream worker).",
+)  # fmt: skip
+@click.option("--bootstrap", default=None, help=BOOTSTRAP_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def enforce(quick: bool, state_only: bool, bootstrap: str | None, as_json: bool) -> None:
+    """Rate limits and hard caps across gateway replicas sharing one Valkey: rpm, parallel and
+    cap scenarios (4 gateways × 16 callers), decision p50/p99 µs, and the state-only overshoot."""
+    import contextlib
+    from dataclasses import replace
+
+    from meterline.bench.enforce import FULL, QUICK, run_enforce_bench
+
+    config = QUICK if quick else replace(FULL, state_only=state_only)
+    with contextlib.ExitStack() as stack:
+        servers = stack.enter_context(bench_broker(bootstrap)) if config.state_only else None
+        result = run_enforce_bench(
+            config, bootstrap=servers, progress=lambda line: click.echo(f"... {line}", err=True)
+        )
+    _emit(result, as_json)

@@ -15,6 +15,7 @@ from meterline.budget_admin import (
     list_policies,
     put_policy,
 )
+from meterline.commands._config import print_history
 from producers.config import ProducerSettings
 from schemas.budgets import BudgetAction, BudgetPolicy, BudgetScope, BudgetUnit, BudgetWindow
 from schemas.topics import Topics
@@ -25,8 +26,8 @@ T = TypeVar("T")
 def _run(coro: Coroutine[Any, Any, T], bootstrap: str) -> T:
     try:
         return asyncio.run(coro)
-    except KafkaError as exc:
-        raise click.ClickException(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
+    except (KafkaError, OSError, TimeoutError, LookupError) as exc:
+        raise click.ClickException(f"Kafka at {bootstrap}: {exc or type(exc).__name__}") from exc
 
 
 def _settings() -> tuple[str, Topics]:
@@ -38,9 +39,10 @@ def _settings() -> tuple[str, Topics]:
 def budgets() -> None:
     """Budget policies: caps per key, team or owner customer over a rolling or monthly window.
 
-    Policies live on the compacted meterline.budgets.policies topic. The stream applies a
-    change at once (it re-checks the subject: a raised limit unblocks its keys), and every
-    gateway's BudgetGuard enforces `block` policies.
+    Policies live on the compacted meterline.budgets.policies topic; the sink records every
+    change (who, when, old and new value) in ClickHouse. The stream applies a change at once
+    (it re-checks the subject: a raised limit unblocks its keys), and every gateway's
+    BudgetGuard enforces `block` policies.
     """
 
 
@@ -66,6 +68,11 @@ def budgets() -> None:
     "--action", type=click.Choice([a.value for a in BudgetAction]), default="block",
     show_default=True, help="At 100 %: block the subject's keys at every gateway, or only alert.",
 )  # fmt: skip
+@click.option(
+    "--max-call-cost", default=None,
+    help="USD a gateway reserves per call against a block cap [default: the call's worst case "
+    "from the price book].",
+)  # fmt: skip
 @click.option("--id", "policy_id", default=None, help="Policy id [default: scope:subject:window].")
 def set_(
     scope: str,
@@ -75,6 +82,7 @@ def set_(
     window: str,
     thresholds: str,
     action: str,
+    max_call_cost: str | None,
     policy_id: str | None,
 ) -> None:
     """Create or replace a budget policy."""
@@ -89,6 +97,7 @@ def set_(
             window=window,
             thresholds=thresholds,
             action=action,
+            max_call_cost=max_call_cost,
         )
     except PolicyInputError as exc:
         raise click.UsageError(f"invalid policy: {exc}") from exc
@@ -125,10 +134,23 @@ def delete(policy_id: str) -> None:
 
 def _describe(policy: BudgetPolicy) -> str:
     soft = ",".join(format(t.normalize(), "f") for t in policy.thresholds) or "none"
+    per_call = (
+        f", reserves {format(policy.max_call_cost, 'f')} per call"
+        if policy.max_call_cost is not None
+        else ""
+    )
     return (
         f"{policy.scope.value} {policy.subject}: {format(policy.limit, 'f')} {policy.unit.value} "
-        f"per {policy.window.value}, alerts at {soft} %, {policy.action.value} at 100 %"
+        f"per {policy.window.value}, alerts at {soft} %, {policy.action.value} at 100 %{per_call}"
     )
+
+
+@budgets.command("history")
+@click.argument("policy_id")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per change.")
+def history_(policy_id: str, as_json: bool) -> None:
+    """Every recorded change of POLICY_ID, oldest first, with who made it and when."""
+    print_history("budgets", policy_id, as_json)
 
 
 @budgets.command("notify")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import click
 from aiokafka.errors import KafkaError
 
+from meterline.commands._config import print_history
 from meterline.key_bindings import (
     InvalidBinding,
     bind_key,
@@ -34,7 +35,8 @@ def keys() -> None:
     """Bind gateway API keys to a team and an owner customer (budgets follow the binding).
 
     Bindings live on the compacted meterline.keys topic; every stream worker picks a change
-    up without a restart. Only key ids are stored, never secrets.
+    up without a restart. The sink records every change (who, when, old and new value) in
+    ClickHouse, the store of record. Only key ids are stored, never secrets.
     """
 
 
@@ -80,3 +82,15 @@ def list_(as_json: bool) -> None:
             )
     if not bindings and not as_json:
         click.echo("no key bindings", err=True)
+
+
+@keys.command("history")
+@click.argument("key_id")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per change.")
+def history_(key_id: str, as_json: bool) -> None:
+    """Every recorded change of KEY_ID's binding, oldest first, with who made it and when.
+
+    Read from the store of record (ClickHouse), which keeps the full history even after the
+    broker lost its topics.
+    """
+    print_history("keys", key_id, as_json)

@@ -8,18 +8,17 @@ from __future__ import annotations
 import os
 import socket
 import struct
-import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
 
 from meterline.local.ports import free_port
-from meterline.local.process import terminate
+from meterline.local.process import ChildProcess, ProcessNotReady
 
 __all__ = ["BrokerNotReady", "TansuBroker", "wait_for_kafka"]
 
 
-class BrokerNotReady(RuntimeError):
+class BrokerNotReady(ProcessNotReady):
     """The broker did not answer a Kafka metadata request in time."""
 
 
@@ -66,7 +65,8 @@ def resolve_tansu_binary() -> str:
 
 
 class TansuBroker:
-    """A Tansu broker child process on 127.0.0.1 and a free port.
+    """A Tansu broker child process on 127.0.0.1 and a free port, ready once it answers a Kafka
+    metadata request.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`; ``stop`` is safe to call
     twice and always reaps the process it started (and only that one).
@@ -78,8 +78,7 @@ class TansuBroker:
         self.host = host
         self.port = port or free_port(host)
         self.log_path = log_path
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log = None
+        self._child: ChildProcess | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -87,10 +86,10 @@ class TansuBroker:
 
     @property
     def pid(self) -> int | None:
-        return self._process.pid if self._process else None
+        return self._child.pid if self._child else None
 
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return self._child is not None and self._child.running()
 
     def start(self, timeout: float = 30.0) -> TansuBroker:
         if self.running():
@@ -106,47 +105,30 @@ class TansuBroker:
             "--storage-engine",
             "memory://tansu/",
         ]
-        if self.log_path is not None:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
-        self._process = subprocess.Popen(
+        self._child = ChildProcess(
             command,
-            stdout=self._log or subprocess.DEVNULL,
-            stderr=subprocess.STDOUT if self._log else subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,
+            name=f"tansu on {self.bootstrap}",
+            env={"RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+            log_path=self.log_path,
+            ready=lambda _child: kafka_answers(self.host, self.port, timeout=0.5),
         )
         try:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if self._process.poll() is not None:
-                    raise BrokerNotReady(
-                        f"tansu exited with status {self._process.returncode} before answering "
-                        f"on {self.bootstrap}"
-                    )
-                if kafka_answers(self.host, self.port, timeout=0.5):
-                    return self
-                time.sleep(0.05)
-            raise BrokerNotReady(f"tansu did not answer on {self.bootstrap} within {timeout}s")
-        except BaseException:
-            self.stop()
-            raise
+            self._child.start(timeout)
+        except ProcessNotReady as exc:
+            self._child = None
+            raise BrokerNotReady(str(exc)) from exc
+        return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        process, self._process = self._process, None
-        terminate(process, timeout)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        child, self._child = self._child, None
+        if child is not None:
+            child.stop(timeout)
 
     def kill(self) -> None:
         """Stop abruptly (SIGKILL), as a crash would."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.kill()
-            self._process.wait()
-        self.stop()
+        child, self._child = self._child, None
+        if child is not None:
+            child.kill()
 
     def __enter__(self) -> TansuBroker:
         return self.start()

@@ -23,7 +23,8 @@ class LiteLLMSettings(BaseSettings):
     alias (``alias``; keys without a usable alias fall back to the hash). Never the secret."""
     anonymous_key_id: str = Field(default="litellm-anonymous", min_length=1, max_length=128)
     """``api_key_id`` for calls with no authenticated key (LiteLLM SDK, a proxy without auth)."""
-    guard: str = "producers.integrations.guard:budget_guard"
-    """``module:callable`` returning the guard the pre-call hook asks (an object with
-    ``check(api_key_id) -> GuardDecision``). The default is Meterline's ``BudgetGuard``
-    following ``meterline.budgets.state``; empty: no budget check."""
+    guard: str = "producers.integrations.guard:limit_guard"
+    """``module:callable`` returning the guard the pre-call hook asks: a ``LimitGuard``
+    (reserve before the call, settle after: rate limits and ``block`` caps) or any object with
+    ``check(api_key_id) -> GuardDecision`` (``...:budget_guard``: the stream's blocks only);
+    empty: no enforcement."""

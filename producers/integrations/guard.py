@@ -7,12 +7,15 @@ import importlib
 from typing import Protocol, runtime_checkable
 
 from producers.budget_guard import GuardDecision
+from producers.config import GuardSettings
 from producers.guard_sync import SyncBudgetGuard
 from producers.integrations.errors import GuardFactoryError
+from producers.limits.backends import backend_from_settings
+from producers.limits.guard import LimitGuard
 
-__all__ = ["DEFAULT_GUARD", "KeyGuard", "budget_guard", "load_guard"]
+__all__ = ["DEFAULT_GUARD", "KeyGuard", "budget_guard", "limit_guard", "load_guard"]
 
-DEFAULT_GUARD = "producers.integrations.guard:budget_guard"
+DEFAULT_GUARD = "producers.integrations.guard:limit_guard"
 
 
 @runtime_checkable
@@ -26,6 +29,23 @@ def budget_guard() -> SyncBudgetGuard:
     """The real ``BudgetGuard`` (configured by ``METERLINE_*``: bootstrap, topic prefix, fail
     mode), started (it loads the budget state before it answers) and closed at exit."""
     guard = SyncBudgetGuard().start()
+    atexit.register(guard.close)
+    return guard
+
+
+def limit_guard() -> LimitGuard:
+    """The admission guard (configured by ``METERLINE_*``): the stream's blocks, plus rate
+    limits and ``block`` caps reserved before each call and settled after it, in process or in
+    ``METERLINE_LIMITS_URL``. Started (it loads state first) and closed at exit."""
+    settings = GuardSettings()
+    follower = SyncBudgetGuard(settings).start()
+    guard = LimitGuard(
+        follower,
+        backend_from_settings(settings),
+        fail_mode=settings.guard_fail_mode,
+        default_max_tokens=settings.limits_default_max_tokens,
+    )
+    atexit.register(follower.close)
     atexit.register(guard.close)
     return guard
 

@@ -11,8 +11,11 @@ producer, ``METERLINE_LITELLM_*`` for the integration). With the SDK,
 
 Each finished call attempt (success or failure, streamed or not) becomes one ``UsageEvent``
 recorded through a ``SyncUsageProducer`` (non-blocking; batched, spooled to disk when the broker
-is away). The pre-call hook asks the BudgetGuard about the authenticated key and answers HTTP 429
-before any provider is called when the key is blocked.
+is away). The pre-call hook asks the guard about the authenticated key and answers HTTP 429
+before any provider is called when the key is blocked. With a ``LimitGuard`` (the default) the
+hook reserves the call's rate limits and cap headroom, and the success/failure callbacks settle
+it with the real tokens and cost (a streamed call when its final usage is known); the 429 names
+the limit (rpm, tpm, parallel, budget), the subject and ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -41,6 +45,10 @@ from producers.integrations._litellm_event import (
 from producers.integrations.config import LiteLLMSettings
 from producers.integrations.errors import UsageMappingError
 from producers.integrations.guard import KeyGuard, load_guard
+from producers.integrations.limits import settled_usage, worst_case_cost
+from producers.limits.errors import LimitExceeded
+from producers.limits.guard import LimitGuard, Ticket
+from producers.limits.plan import estimate_prompt_tokens
 from producers.sync import SyncUsageProducer
 
 __all__ = ["MeterlineCallback", "callback"]
@@ -92,6 +100,8 @@ class MeterlineCallback(CustomLogger):
         self._guard_lock = threading.Lock()
         self._refused_lock = threading.Lock()
         self._refused_ids: OrderedDict[str, None] = OrderedDict()
+        self._tickets_lock = threading.Lock()
+        self._tickets: OrderedDict[str, Ticket] = OrderedDict()
         self.unmetered = 0
         self.refused = 0
 
@@ -118,6 +128,7 @@ class MeterlineCallback(CustomLogger):
     def _meter(self, kwargs: dict[str, Any]) -> None:
         payload = kwargs.get("standard_logging_object")
         call_id = kwargs.get("litellm_call_id", "?")
+        self._settle(kwargs, payload)
         if not payload:
             self.unmetered += 1
             log.error("LiteLLM call %s has no standard_logging_object; not metered", call_id)
@@ -158,6 +169,8 @@ class MeterlineCallback(CustomLogger):
             self._options.key_mode,
             self._options.anonymous_key_id,
         )
+        if isinstance(guard, LimitGuard):
+            return self._reserve(guard, api_key_id, data)
         decision = guard.check(api_key_id)
         if decision.allowed:
             return None
@@ -169,6 +182,51 @@ class MeterlineCallback(CustomLogger):
             detail=refusal_message(decision, api_key_id, now),
             headers={"retry-after": str(seconds)} if seconds is not None else None,
         )
+
+    def _reserve(self, guard: LimitGuard, api_key_id: str, data: dict[str, Any]) -> None:
+        """Reserve the call's limits and cap headroom, or answer 429 naming the limit."""
+        call_id = data.get("litellm_call_id") or None
+        max_tokens = data.get("max_tokens") or data.get("max_completion_tokens")
+        messages = data.get("messages") or data.get("input") or data.get("prompt")
+        prompt = estimate_prompt_tokens(messages) if messages is not None else 0
+        output = max_tokens if isinstance(max_tokens, int) else guard.default_max_tokens
+        try:
+            ticket = guard.reserve(
+                api_key_id,
+                prompt_tokens=prompt,
+                max_tokens=output,
+                max_cost=worst_case_cost(data.get("model"), prompt, output),
+                call_id=call_id if isinstance(call_id, str) else None,
+            )
+        except LimitExceeded as refused:
+            self._remember_refused(call_id)
+            seconds = max(1, math.ceil(refused.retry_after_s))
+            raise HTTPException(
+                status_code=503 if refused.kind == "unavailable" else 429,
+                detail={
+                    "error": f"Meterline: {refused.refusal.message}",
+                    "limit": refused.kind,
+                    "subject": refused.subject,
+                    "retry_after_s": seconds,
+                },
+                headers={"retry-after": str(seconds)},
+            ) from None
+        with self._tickets_lock:
+            self._tickets[ticket.call_id] = ticket
+            while len(self._tickets) > _REFUSED_REMEMBERED:
+                # A call LiteLLM never reported back: its lease frees what it held.
+                self._tickets.popitem(last=False)
+
+    def _settle(self, kwargs: dict[str, Any], payload: dict[str, Any] | None) -> None:
+        ids = {kwargs.get("litellm_call_id"), (payload or {}).get("litellm_call_id")}
+        with self._tickets_lock:
+            found = [i for i in ids if isinstance(i, str) and i in self._tickets]
+            tickets = [self._tickets.pop(i) for i in found]
+        if not tickets or not isinstance(self._guard, LimitGuard):
+            return
+        tokens, cost = settled_usage(payload or {})
+        for ticket in tickets:
+            self._guard.settle(ticket, tokens=tokens, cost=cost)
 
     def _remember_refused(self, call_id: object) -> None:
         if not isinstance(call_id, str) or not call_id:

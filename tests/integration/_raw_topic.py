@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.codec import decode_batch
 from schemas.usage import UsageEvent
@@ -19,11 +19,12 @@ async def read_raw_events(
     at_least: int,
     where: Callable[[UsageEvent], bool] = lambda event: True,
     timeout: float = 30.0,
-    settle: float = 0.5,
+    settle: float | None = None,
 ) -> list[tuple[str, UsageEvent]]:
     """``(record key, event)`` pairs from the start of ``topic`` for events matching ``where``:
-    waits for ``at_least`` of them, then ``settle`` seconds more so that an unexpected extra
-    event is seen too."""
+    waits for ``at_least`` of them, then reads on to the topic's end so that an unexpected extra
+    event is seen too (the caller flushed its producer first). ``settle`` instead reads for that
+    many more seconds, for a producer in another process that cannot be asked to flush."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -36,11 +37,18 @@ async def read_raw_events(
     try:
         deadline = time.monotonic() + timeout
         settle_until: float | None = None
+        ends: dict[TopicPartition, int] | None = None
         while time.monotonic() < deadline:
-            if settle_until is None and len(found) >= at_least:
-                settle_until = time.monotonic() + settle
-            if settle_until is not None and time.monotonic() >= settle_until:
-                break
+            if len(found) >= at_least:
+                if settle is not None:
+                    settle_until = settle_until or time.monotonic() + settle
+                    if time.monotonic() >= settle_until:
+                        break
+                else:
+                    ends = ends or await consumer.end_offsets(list(consumer.assignment()))
+                    positions = [await consumer.position(tp) for tp in ends]
+                    if all(p >= e for p, e in zip(positions, ends.values(), strict=True)):
+                        break
             batches = await consumer.getmany(timeout_ms=200)
             for records in batches.values():
                 for record in records:

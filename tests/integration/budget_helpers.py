@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -80,10 +81,16 @@ async def read_dead_letters(bootstrap: str, topic: str, *, until: int) -> list[D
 
 
 async def read_alerts(
-    bootstrap: str, topic: str, *, until: int, timeout: float = 30.0, settle: float = 0.0
+    bootstrap: str,
+    topic: str,
+    *,
+    until: int,
+    timeout: float = 30.0,
+    settled: Callable[[], Awaitable[None]] | None = None,
 ) -> list[BudgetAlert]:
-    """Every alert on ``topic`` from the beginning, waiting until ``until`` arrived (then
-    ``settle`` seconds more, to see duplicates that would follow)."""
+    """Every alert on ``topic`` from the beginning, waiting until ``until`` arrived. With
+    ``settled`` (a barrier such as ``kafka_groups.stream_settled``) it then waits for the
+    barrier and reads on to the topic's end, to see duplicates that would follow."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -92,12 +99,17 @@ async def read_alerts(
         await consumer.seek_to_beginning(tp)
         alerts: list[BudgetAlert] = []
         deadline = time.monotonic() + timeout
-        settle_until = None
-        while time.monotonic() < (settle_until or deadline):
+        end: int | None = None
+        while time.monotonic() < deadline:
             batches = await consumer.getmany(tp, timeout_ms=200)
             alerts += [BudgetAlert.model_validate_json(m.value) for m in batches.get(tp, [])]
-            if settle_until is None and len(alerts) >= until:
-                settle_until = time.monotonic() + settle
+            if end is None and len(alerts) >= until:
+                if settled is None:
+                    break
+                await settled()
+                end = (await consumer.end_offsets([tp]))[tp]
+            if end is not None and await consumer.position(tp) >= end:
+                break
         return alerts
     finally:
         await consumer.stop()

@@ -10,6 +10,9 @@ KEYS = {
     "sk-acme-test": ("acme-prod", "team-support"),
     "sk-runaway-test": ("runaway-prod", "team-growth"),
     "sk-late-test": ("late-prod", "team-growth"),
+    "sk-rpm-test": ("rpm-prod", "team-limits"),
+    "sk-cap-test": ("cap-prod", "team-limits"),
+    "sk-stream-test": ("stream-prod", "team-limits"),
 }
 
 

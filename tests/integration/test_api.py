@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import subprocess
 import sys
-import time
 from decimal import Decimal
 
 import httpx
@@ -15,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from meterline.local.ports import free_port
+from meterline.local.process import ChildProcess, http_ok
 from reports.api import create_app
 from reports.plans import parse_plans
 from tests.integration._reports_data import BY_CUSTOMER, HOSTILE, TOTAL, load_known
@@ -134,32 +132,17 @@ def test_served_by_the_cli_on_localhost(tmp_path) -> None:  # type: ignore[no-un
     """``meterline api`` as its own process (own chDB dir, empty): auth holds and a missing
     store is a clean 503."""
     port = free_port()
-    env = {**os.environ, "METERLINE_CLICKHOUSE_URL": f"chdb://{tmp_path / 'chdb'}",
+    env = {"METERLINE_CLICKHOUSE_URL": f"chdb://{tmp_path / 'chdb'}",
            "METERLINE_REPORT_API_TOKEN": TOKEN, "METERLINE_REPORT_API_PORT": str(port)}  # fmt: skip
-    log = (tmp_path / "api.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "meterline", "api"], env=env, stdout=log, stderr=log
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, (tmp_path / "api.log").read_text()
-            assert time.monotonic() < deadline, "report API did not start"
-            time.sleep(0.2)
+    base = f"http://127.0.0.1:{port}"
+    with ChildProcess(
+        [sys.executable, "-m", "meterline", "api"],
+        name="report API",
+        env=env,
+        log_path=tmp_path / "api.log",
+        ready=http_ok(f"{base}/healthz", timeout=2),
+        poll_interval=0.2,
+    ):
         assert httpx.get(f"{base}/v1/reconcile?period=2026-11").status_code == 401
         res = httpx.get(f"{base}/v1/reconcile?period=2026-11", headers=AUTH)
         assert res.status_code == 503 and "meterline" in res.json()["detail"]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -10,10 +9,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from meterline.budget_admin import build_policy, delete_policy, put_policy
-from producers.testing import GuardProcess
+from meterline.local.stream import StreamWorker
 from schemas.codec import encode_one
 from schemas.keys import KeyBinding
-from stream.testing import StreamWorker
 from tests.integration.budget_helpers import (
     enriched,
     produce_enriched,
@@ -23,6 +21,8 @@ from tests.integration.budget_helpers import (
     run,
     wait_for,
 )
+from tests.integration.guard_process import GuardProcess
+from tests.integration.kafka_groups import stream_settled, wait_until_committed
 
 pytestmark = pytest.mark.integration
 
@@ -67,12 +67,20 @@ def test_customer_cap_alerts_once_blocks_at_gateway_and_survives_worker_crash(
             run(produce_enriched(bootstrap, topics.usage_enriched, [a2]))
             before_crash = run(read_alerts(bootstrap, topics.budget_alerts, until=2))
             assert [a.threshold for a in before_crash] == [50, 80]
-            # Give Faust time to commit, then crash it the hard way.
-            time.sleep(4)
+            # Once Faust committed what it processed, crash it the hard way.
+            run(
+                wait_until_committed(
+                    bootstrap,
+                    f"{topics.prefix}meterline-stream",
+                    [topics.usage_enriched, topics.budget_deltas],
+                )
+            )
             worker.kill()
             worker.start()
             run(produce_enriched(bootstrap, topics.usage_enriched, [a3]))
-            alerts = run(read_alerts(bootstrap, topics.budget_alerts, until=3, settle=3))
+            sources = [topics.usage_enriched, topics.budget_deltas]
+            settled = stream_settled(bootstrap, topics.prefix, sources)
+            alerts = run(read_alerts(bootstrap, topics.budget_alerts, until=3, settled=settled))
 
             assert [a.threshold for a in alerts] == [50, 80, 100]
             assert len({a.alert_id for a in alerts}) == 3

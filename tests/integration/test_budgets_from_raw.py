@@ -9,13 +9,14 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from meterline.budget_admin import build_policy, put_policy
+from meterline.local.stream import StreamWorker
 from producers.config import GuardSettings
 from producers.events import usage_event
 from producers.guard_sync import SyncBudgetGuard
 from schemas.codec import encode_batch, encode_one
 from schemas.keys import KeyBinding
-from stream.testing import StreamWorker
 from tests.integration.budget_helpers import read_alerts, run, wait_for
+from tests.integration.kafka_groups import stream_settled
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +66,9 @@ def test_team_budget_charged_by_key_binding_not_by_tags(tansu, topics, tmp_path)
         # The gateway retries the same event: it must not count twice.
         run(produce(bootstrap, topics.usage_raw, "key-ml", encode_batch([first])))
         run(produce(bootstrap, topics.usage_raw, "key-ml", encode_batch([second])))
-        alerts = run(read_alerts(bootstrap, topics.budget_alerts, until=2, settle=2))
+        sources = [topics.usage_raw, topics.usage_enriched, topics.budget_deltas]
+        settled = stream_settled(bootstrap, topics.prefix, sources)
+        alerts = run(read_alerts(bootstrap, topics.budget_alerts, until=2, settled=settled))
         wait_for(lambda: not guard.check("key-ml").allowed)
         assert "ml-cap" in guard.check("key-ml").reason
     assert [(a.policy_id, a.threshold, a.event_id) for a in alerts] == [

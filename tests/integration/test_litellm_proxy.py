@@ -23,7 +23,6 @@ import openai
 from aiokafka import AIOKafkaProducer
 
 from meterline.kafka_admin import create_topics
-from producers.integrations.testing import LiteLLMProxy
 from schemas.budgets import (
     BudgetState,
 )
@@ -33,6 +32,7 @@ from schemas.usage import Status, UsageEvent
 from tests.integration._fake_openai import BROKEN_MODEL, STREAM_USAGE, USAGE, FakeOpenAI
 from tests.integration._raw_topic import read_raw_events
 from tests.integration.budget_helpers import exceeded_state
+from tests.integration.litellm_proxy_process import LiteLLMProxy
 
 pytestmark = [
     pytest.mark.integration,

@@ -20,13 +20,14 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from meterline.bench.data import enriched_events
 from meterline.cli import cli
 from meterline.kafka_admin import create_topics
+from meterline.local.sink import SinkProcess
 from schemas.codec import encode_batch
 from schemas.topics import Topics
 from sinks.errors import QueryError, QueryRefused
 from sinks.owner import read_owner
-from sinks.testing import SinkProcess, enriched_events
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.integration
+# Speed figures on a shared 2-core box are noise in the default suite: `make bench` runs these.
+pytestmark = [pytest.mark.integration, pytest.mark.bench]
 
 
 def test_bench_sink_prints_one_consistent_json_object(tansu):

@@ -10,10 +10,12 @@ from decimal import Decimal
 import orjson
 import pytest
 
+from meterline.bench.data import enriched_events
+from meterline.kafka_records import produce_records
+from meterline.local.sink import SinkProcess
 from schemas.budgets import BudgetAlert
 from schemas.codec import encode_batch, encode_one
 from schemas.dead_letters import DeadLetter, ErrorKind
-from sinks.testing import SinkProcess, enriched_events, produce_records
 
 pytestmark = pytest.mark.integration
 
@@ -40,11 +42,16 @@ def test_bad_input_and_refused_rows_become_dead_letters(tansu, topics, tmp_path)
             (b"key-a", orjson.dumps(elements[:150])),
             (b"key-b", orjson.dumps(elements[150:])),
             (b"key-c", b"this is not json"),
-        ])  # fmt: skip
-        await produce_records(tansu.bootstrap, topics.usage_dlq, [(b"x", encode_batch([upstream]))])
+        ], compression="gzip")  # fmt: skip
+        await produce_records(
+            tansu.bootstrap,
+            topics.usage_dlq,
+            [(b"x", encode_batch([upstream]))],
+            compression="gzip",
+        )
         # The same alert twice (a reprocessed event): stored once.
         twice = [(b"p-1", encode_one(alert)), (b"p-1", encode_one(alert))]
-        await produce_records(tansu.bootstrap, topics.budget_alerts, twice)
+        await produce_records(tansu.bootstrap, topics.budget_alerts, twice, compression="gzip")
 
     asyncio.run(produce())
     sink = SinkProcess(

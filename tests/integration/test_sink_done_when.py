@@ -10,13 +10,10 @@ import time
 
 import pytest
 
-from sinks.testing import (
-    SinkProcess,
-    batch_records,
-    enriched_events,
-    produce_records,
-    reset_group_offsets,
-)
+from meterline.bench.data import enriched_events, keyed_batch_records
+from meterline.kafka_records import produce_records
+from meterline.local.sink import SinkProcess
+from tests.integration.kafka_groups import reset_group_offsets
 
 pytestmark = pytest.mark.integration
 
@@ -48,9 +45,11 @@ def test_100k_events_exact_after_kill_restart_and_full_replay(tansu, topics, tmp
     computed = sum(e.computed_cost for e in events)
     tokens = sum(e.tokens.input + e.tokens.output + e.tokens.cache_read for e in events)
     expected = (EVENTS, cost, EVENTS, EVENTS, cost, computed, tokens)
-    records = batch_records(events, per_record=1000)
+    records = keyed_batch_records(events, per_record=1000)
     half = len(records) // 2
-    asyncio.run(produce_records(tansu.bootstrap, topics.usage_enriched, records[:half]))
+    asyncio.run(
+        produce_records(tansu.bootstrap, topics.usage_enriched, records[:half], compression="gzip")
+    )
 
     sink = SinkProcess(
         bootstrap=tansu.bootstrap,
@@ -66,7 +65,11 @@ def test_100k_events_exact_after_kill_restart_and_full_replay(tansu, topics, tmp
         stats = _wait_stats(sink, "rows_stored", 1, timeout=60)
         assert stats["rows_stored"] >= 1, sink.log_tail()
         sink.kill()
-        asyncio.run(produce_records(tansu.bootstrap, topics.usage_enriched, records[half:]))
+        asyncio.run(
+            produce_records(
+                tansu.bootstrap, topics.usage_enriched, records[half:], compression="gzip"
+            )
+        )
 
         sink.start()
         assert (

@@ -11,14 +11,16 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from meterline.bench.data import enriched_events
 from meterline.cli import cli
+from meterline.kafka_records import produce_records
+from meterline.local.sink import SinkProcess
 from schemas.codec import encode_batch
 from sinks.config import SinkSettings
 from sinks.errors import QueryError, QueryRefused
 from sinks.owner import OwnerInfo, read_owner, write_owner
 from sinks.query_client import RemoteQueryClient, open_query_client
 from sinks.readonly import ReadOnlyClient
-from sinks.testing import SinkProcess, enriched_events, produce_records
 
 pytestmark = pytest.mark.integration
 
@@ -77,7 +79,7 @@ def test_results_round_trip_with_the_same_types_as_a_direct_client(sink, chdb_cl
 def test_parameters_and_stored_usage_are_queryable(sink, tansu):
     events = enriched_events(40, seed=99)
     asyncio.run(produce_records(tansu.bootstrap, "qe.meterline.usage.enriched",
-                                [(b"k", encode_batch(events))]))  # fmt: skip
+                                [(b"k", encode_batch(events))], compression="gzip"))  # fmt: skip
     assert sink.wait_until("SELECT count() FROM {db}.usage_events FINAL", 40, 60) == 40
     result = sink.query(
         "SELECT sum(cost) FROM {db}.usage_events FINAL WHERE occurred_at >= {since:DateTime64(3)}"

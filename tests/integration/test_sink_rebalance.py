@@ -8,10 +8,11 @@ import time
 
 import pytest
 
+from meterline.bench.data import enriched_events, keyed_batch_records
+from meterline.kafka_records import produce_records
 from sinks.config import SinkSettings
 from sinks.migrations import migrate
 from sinks.store import ClickHouseStore
-from sinks.testing import batch_records, enriched_events, produce_records
 from sinks.writer import SinkWriter
 
 pytestmark = pytest.mark.integration
@@ -24,7 +25,7 @@ def test_partitions_moving_between_sinks_store_each_event_once(
 ):
     migrate(chdb_client, ch_database)
     events = enriched_events(EVENTS, seed=77)
-    records = batch_records(events, per_record=200)
+    records = keyed_batch_records(events, per_record=200)
     settings = SinkSettings(
         clickhouse_url=chdb_url,
         clickhouse_database=ch_database,
@@ -44,7 +45,9 @@ def test_partitions_moving_between_sinks_store_each_event_once(
         first, second = (SinkWriter(settings, ClickHouseStore(chdb_client, ch_database))
                          for _ in range(2))  # fmt: skip
         stop_first, stop_second = asyncio.Event(), asyncio.Event()
-        await produce_records(tansu.bootstrap, topics.usage_enriched, records[: len(records) // 2])
+        await produce_records(
+            tansu.bootstrap, topics.usage_enriched, records[: len(records) // 2], compression="gzip"
+        )
         task_first = asyncio.create_task(first.run(stop_first))
         try:
             deadline = time.monotonic() + 60
@@ -59,7 +62,10 @@ def test_partitions_moving_between_sinks_store_each_event_once(
             ):
                 await asyncio.sleep(0.05)
             await produce_records(
-                tansu.bootstrap, topics.usage_enriched, records[len(records) // 2 :]
+                tansu.bootstrap,
+                topics.usage_enriched,
+                records[len(records) // 2 :],
+                compression="gzip",
             )
             deadline = time.monotonic() + 90
             while (

@@ -8,6 +8,7 @@ from decimal import Decimal
 import orjson
 import pytest
 
+from meterline.bench.data import enriched_events
 from schemas.codec import encode_batch, encode_one
 from schemas.usage import EnrichedUsage
 from sinks.buffer import BatchBuffer
@@ -16,7 +17,6 @@ from sinks.migrations import MIGRATIONS, applied_versions, migrate
 from sinks.rows import USAGE, Item, Origin, decode_record, usage_row
 from sinks.stats import SinkStats
 from sinks.store import ClickHouseStore, RetryPolicy
-from sinks.testing import enriched_events
 from sinks.writer import store_batch
 
 pytestmark = pytest.mark.integration

@@ -10,16 +10,13 @@ from collections import Counter
 import orjson
 import pytest
 
+from meterline.kafka_records import produce_records
+from meterline.local.stream import StreamWorker
 from schemas.codec import decode_batch, encode_batch, encode_one
 from schemas.dead_letters import DeadLetter
 from schemas.usage import EnrichedUsage
-from stream.testing import (
-    StreamWorker,
-    batch_records,
-    produce_records,
-    read_records,
-    usage_batches,
-)
+from tests.integration.kafka_groups import stream_settled
+from tests.integration.raw_records import raw_batch_records, read_records, usage_batches
 
 pytestmark = pytest.mark.integration
 
@@ -28,8 +25,8 @@ def test_sigkill_mid_stream_keeps_enriched_exactly_once(tansu, topics, tmp_path)
     rng = random.Random(11)
     first = usage_batches(160, 100, rng)
     second = usage_batches(40, 100, rng)
-    first_records, bad_first = batch_records(first, rng, bad_share=0.2)
-    second_records, bad_second = batch_records(second, rng, bad_share=0.2)
+    first_records, bad_first = raw_batch_records(first, rng, bad_share=0.2)
+    second_records, bad_second = raw_batch_records(second, rng, bad_share=0.2)
     # Gateway retries: whole batches and single events of the first phase sent again later.
     retries = [(b[0].api_key_id.encode(), encode_batch(b)) for b in first[:10]]
     retries += [(e.api_key_id.encode(), encode_one(e)) for b in first[50:60] for e in b[:3]]
@@ -62,7 +59,7 @@ def test_sigkill_mid_stream_keeps_enriched_exactly_once(tansu, topics, tmp_path)
                 topics.usage_enriched,
                 done=lambda rs: sum(len(orjson.loads(r.value)) for r in rs) >= len(expected),
                 timeout=120,
-                settle=4,
+                settled=stream_settled(tansu.bootstrap, topics.prefix, [topics.usage_raw]),
             )
         )
         dlq_records = asyncio.run(

@@ -12,12 +12,15 @@ from importlib.metadata import version
 import orjson
 import pytest
 
+from meterline.kafka_records import produce_records
+from meterline.local.stream import StreamWorker
 from producers.events import usage_event
 from schemas.codec import decode_batch, encode_batch, encode_one
 from schemas.dead_letters import DeadLetter, ErrorKind
 from schemas.keys import KeyBinding
 from schemas.usage import CostSource, EnrichedUsage
-from stream.testing import StreamWorker, produce_records, read_records
+from tests.integration.kafka_groups import stream_settled
+from tests.integration.raw_records import read_records
 
 pytestmark = pytest.mark.integration
 
@@ -110,7 +113,7 @@ def test_mixed_records_enrich_exactly_once_and_dead_letter_the_rest(tansu, topic
                 topics.usage_enriched,
                 done=lambda rs: {e.event_id for e in _enriched(rs)} >= expected_ids,
                 timeout=60,
-                settle=3,
+                settled=stream_settled(tansu.bootstrap, topics.prefix, [topics.usage_raw]),
             )
         )
         dlq_records = asyncio.run(
@@ -119,7 +122,7 @@ def test_mixed_records_enrich_exactly_once_and_dead_letter_the_rest(tansu, topic
                 topics.usage_dlq,
                 done=lambda rs: len(_dead(rs)) >= 4,
                 timeout=30,
-                settle=1,
+                settled=stream_settled(tansu.bootstrap, topics.prefix, [topics.usage_raw]),
             )
         )
 

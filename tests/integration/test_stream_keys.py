@@ -10,11 +10,13 @@ import pytest
 from click.testing import CliRunner
 
 from meterline.cli import cli
+from meterline.kafka_records import produce_records
 from meterline.key_bindings import bind_key, list_bindings, make_binding, unbind_key
+from meterline.local.stream import StreamWorker
 from producers.events import usage_event
 from schemas.codec import decode_batch, encode_batch
 from schemas.usage import EnrichedUsage
-from stream.testing import StreamWorker, produce_records, read_records
+from tests.integration.raw_records import read_records
 
 pytestmark = pytest.mark.integration
 
@@ -43,6 +45,23 @@ def test_cli_keys_round_trip_and_refuses_bad_ids(tansu, topics):
     bad = runner.invoke(cli, ["keys", "bind", "bad key!", "--team", "x"], env=env)
     assert bad.exit_code == 2 and "api_key_id" in bad.output
     assert "Traceback" not in bad.output
+
+
+async def wait_until_bound(bootstrap, topics, key, enriched, timeout=60.0):
+    """Publish probe events on ``key`` until one is enriched with a team binding."""
+    async with asyncio.timeout(timeout):
+        while True:
+            probe = usage_event(api_key_id=key, provider="openai", model="gpt-4o")
+            record = (key.encode(), encode_batch([probe]))
+            await produce_records(bootstrap, topics.usage_raw, [record])
+            records = await read_records(
+                bootstrap,
+                topics.usage_enriched,
+                done=lambda rs, probe=probe: probe.event_id in enriched(rs),
+                timeout=timeout,
+            )
+            if enriched(records)[probe.event_id].team_id:
+                return
 
 
 def test_running_worker_applies_a_new_binding(tansu, topics, tmp_path):
@@ -74,8 +93,9 @@ def test_running_worker_applies_a_new_binding(tansu, topics, tmp_path):
         )
         binding = make_binding("k-live", "team-live", "cust-live", datetime.now(UTC))
         asyncio.run(bind_key(tansu.bootstrap, topics.keys, binding))
-        # The GlobalTable applies the change asynchronously; give it a moment on a loaded box.
-        asyncio.run(asyncio.sleep(3))
+        # The GlobalTable applies the change asynchronously: send probes until one comes out
+        # bound (a bounded poll on the worker's observable output).
+        asyncio.run(wait_until_bound(tansu.bootstrap, topics, "k-live", enriched))
         asyncio.run(
             produce_records(tansu.bootstrap, topics.usage_raw, [(b"k-live", encode_batch([after]))])
         )

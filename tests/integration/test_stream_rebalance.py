@@ -9,15 +9,12 @@ from collections import Counter
 import orjson
 import pytest
 
+from meterline.kafka_records import produce_records
+from meterline.local.stream import StreamWorker
 from schemas.codec import decode_batch
 from schemas.usage import EnrichedUsage
-from stream.testing import (
-    StreamWorker,
-    batch_records,
-    produce_records,
-    read_records,
-    usage_batches,
-)
+from tests.integration.kafka_groups import stream_settled
+from tests.integration.raw_records import raw_batch_records, read_records, usage_batches
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -26,8 +23,8 @@ def test_second_worker_joining_mid_stream_keeps_enriched_exactly_once(tansu, top
     rng = random.Random(5)
     first = usage_batches(160, 100, rng)
     second = usage_batches(80, 100, rng)
-    first_records, _ = batch_records(first, rng)
-    second_records, _ = batch_records(second, rng)
+    first_records, _ = raw_batch_records(first, rng)
+    second_records, _ = raw_batch_records(second, rng)
     expected = {e.event_id for b in first + second for e in b}
 
     def worker(name: str) -> StreamWorker:
@@ -55,7 +52,7 @@ def test_second_worker_joining_mid_stream_keeps_enriched_exactly_once(tansu, top
                 topics.usage_enriched,
                 done=lambda rs: sum(len(orjson.loads(r.value)) for r in rs) >= len(expected),
                 timeout=120,
-                settle=4,
+                settled=stream_settled(tansu.bootstrap, topics.prefix, [topics.usage_raw]),
             )
         )
     finally:

@@ -14,6 +14,8 @@ from decimal import Decimal
 import pytest
 
 from meterline.kafka_admin import create_topics
+from meterline.kafka_records import produce_records
+from meterline.local.stream import StreamWorker
 from schemas.codec import encode_batch, encode_one
 from schemas.topics import Topics
 from sinks.config import SinkSettings
@@ -23,14 +25,8 @@ from sinks.writer import SinkWriter
 from stream.dedupe import SeenIndex
 from stream.enrich import Enricher
 from stream.price_file import build_price_book
-from stream.testing import (
-    StreamWorker,
-    batch_records,
-    produce_records,
-    read_records,
-    usage_batches,
-)
 from stream.validation import SourcePosition
+from tests.integration.raw_records import raw_batch_records, read_records, usage_batches
 
 pytestmark = pytest.mark.integration
 
@@ -65,8 +61,8 @@ def test_four_workers_eight_partitions_two_sinks_survive_a_sigkill(
     rng = random.Random(17)
     first = usage_batches(120, 100, rng, keys=32)
     second = usage_batches(60, 100, rng, keys=32)
-    first_records, bad_first = batch_records(first, rng, bad_share=0.1)
-    second_records, bad_second = batch_records(second, rng, bad_share=0.1)
+    first_records, bad_first = raw_batch_records(first, rng, bad_share=0.1)
+    second_records, bad_second = raw_batch_records(second, rng, bad_share=0.1)
     # Gateway retries of whole batches and of single events, sent after the kill.
     retries = [(b[0].api_key_id.encode(), encode_batch(b)) for b in first[:8]]
     retries += [(e.api_key_id.encode(), encode_one(e)) for b in first[40:48] for e in b[:2]]

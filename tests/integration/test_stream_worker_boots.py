@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from stream.testing import StreamWorker
+from meterline.local.stream import StreamWorker
 
 pytestmark = pytest.mark.integration
 

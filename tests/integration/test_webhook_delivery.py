@@ -18,8 +18,10 @@ from pydantic import SecretStr
 
 from schemas.budgets import BudgetAction, BudgetAlert, BudgetScope, BudgetUnit, BudgetWindow
 from schemas.codec import encode_one
+from schemas.topics import Topics
 from sinks.config import WebhookSettings
 from sinks.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookNotifier, verify
+from tests.integration.kafka_groups import wait_until_committed
 
 pytestmark = pytest.mark.integration
 
@@ -102,7 +104,13 @@ async def deliver_until(settings: WebhookSettings, endpoint: Endpoint, count: in
         async with asyncio.timeout(30):
             while len(endpoint.accepted) < count:
                 await asyncio.sleep(0.05)
-        await asyncio.sleep(1.0)  # time for a wrong second delivery to show up
+        # Every record (duplicates included) handled and committed: a wrong second delivery
+        # would have happened by now.
+        await wait_until_committed(
+            settings.kafka_bootstrap,
+            settings.webhook_group_id,
+            [Topics(settings.topic_prefix).budget_alerts],
+        )
     finally:
         stop.set()
         await task

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from meterline.bench.data import enriched_events
 from schemas.codec import encode_batch
 from sinks.encoding import ArrowRows, Col, encode_rows
 from sinks.fast_usage import as_python, fast_usage_rows
 from sinks.rows import USAGE, usage_row
-from sinks.testing import enriched_events
 
 EVENTS = enriched_events(40)
 

@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from meterline.bench.data import enriched_events
 from schemas.codec import encode_one
 from schemas.usage import EnrichedUsage
 from sinks.fast_usage import as_python, fast_usage_row, fast_usage_rows
 from sinks.rows import usage_row
-from sinks.testing import enriched_events
 
 BASE = [orjson.loads(encode_one(e)) for e in enriched_events(8)]
 

@@ -8,12 +8,12 @@ from decimal import Decimal
 import orjson
 import pytest
 
+from meterline.bench.data import enriched_events
 from schemas.codec import encode_batch, encode_one
 from schemas.dead_letters import ErrorKind
 from sinks.buffer import BatchBuffer, dedup_token, unique_by_key
 from sinks.fast_usage import as_python
 from sinks.rows import ALERTS, USAGE, Origin, decode_record, rejected_dead_letter, usage_row
-from sinks.testing import enriched_events
 
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
 
