@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from schemas.topics import USAGE_ENRICHED, USAGE_RAW, Topics, TopicSpec
 
-__all__ = ["TOPIC_EXISTS", "TooFewPartitions", "create_topics", "partitions_of"]
+__all__ = [
+    "TOPIC_EXISTS",
+    "TooFewPartitions",
+    "create_topics",
+    "partitions_of",
+    "wait_group_stable",
+]
 
 TOPIC_EXISTS = 36
 USAGE_TOPICS = (USAGE_RAW.name, USAGE_ENRICHED.name)
@@ -95,5 +104,24 @@ async def create_topics(
             if short:
                 raise TooFewPartitions(short, usage_partitions)
         return result
+    finally:
+        await admin.close()
+
+
+async def wait_group_stable(bootstrap: str, group: str, members: int, timeout: float) -> None:
+    """Wait (bounded) until consumer group ``group`` is Stable with ``members`` members."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + timeout
+        state: tuple = ()
+        while time.monotonic() < deadline:
+            for response in await admin.describe_consumer_groups([group]):
+                for described in response.to_object()["groups"]:
+                    state = (described["state"], len(described["members"]))
+            if state == ("Stable", members):
+                return
+            await asyncio.sleep(0.5)
+        raise TimeoutError(f"group {group} not stable with {members} members: {state}")
     finally:
         await admin.close()

@@ -31,7 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from meterline.bench.data import keyed_batch_records
 from meterline.bench.producer import make_events
 from meterline.bench.profile import profile_top
-from meterline.kafka_admin import create_topics
+from meterline.kafka_admin import create_topics, wait_group_stable
 from meterline.kafka_records import produce_records
 from meterline.local.stream import StreamWorker
 from schemas.topics import USAGE_RAW, Topics
@@ -103,25 +103,6 @@ def _tally(batch: dict, now: float, by_worker: dict[bytes, _Output]) -> None:
             out.events += record.value.count(b'"event_id"')
             out.records += 1
             out.last = now
-
-
-async def _group_stable(bootstrap: str, group: str, members: int, timeout: float) -> None:
-    """Wait (bounded) until consumer group ``group`` is Stable with ``members`` members."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        deadline = time.monotonic() + timeout
-        state: tuple = ()
-        while time.monotonic() < deadline:
-            for response in await admin.describe_consumer_groups([group]):
-                for described in response.to_object()["groups"]:
-                    state = (described["state"], len(described["members"]))
-            if state == ("Stable", members):
-                return
-            await asyncio.sleep(0.5)
-        raise TimeoutError(f"group {group} not stable with {members} members: {state}")
-    finally:
-        await admin.close()
 
 
 async def run_stream_bench(
@@ -240,7 +221,7 @@ async def _run_workers(
             )
             started_workers.append(stack.enter_context(worker))
         group = f"{topics.prefix}{StreamSettings().stream_app_id}"
-        await _group_stable(bootstrap, group, workers, timeout=120)
+        await wait_group_stable(bootstrap, group, workers, timeout=120)
         ready = time.monotonic()
         cpu_at_ready = [_cpu_seconds(w.pid) for w in started_workers]
         say("group stable; publishing the raw records and measuring enriched output")

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from meterline.kafka_admin import create_topics
+from meterline.kafka_admin import create_topics, wait_group_stable
 from meterline.kafka_records import produce_records
 from meterline.local.stream import StreamWorker
 from schemas.codec import encode_batch, encode_one
@@ -98,9 +98,11 @@ def test_four_workers_eight_partitions_two_sinks_survive_a_sigkill(
         stop = asyncio.Event()
         tasks = [asyncio.create_task(sink.run(stop)) for sink in sinks]
         try:
-            await produce_records(tansu.bootstrap, topics.usage_raw, first_records)
             for worker in workers:
                 await asyncio.to_thread(worker.start, 90.0)
+            group = f"{topics.prefix}meterline-stream"
+            await wait_group_stable(tansu.bootstrap, group, WORKERS, timeout=120)
+            await produce_records(tansu.bootstrap, topics.usage_raw, first_records)
             await read_records(
                 tansu.bootstrap, topics.usage_enriched, done=lambda rs: len(rs) >= 20, timeout=90
             )
