@@ -25,7 +25,7 @@ STALE_LOCK := { echo "requirements/*.lock does not match pyproject.toml: run 'ma
 # The manual builds offline; silence mkdocs-material's end-of-life banner.
 MKDOCS := NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs
 
-.PHONY: install test unit lint format-check typecheck docs demo bench lock clean
+.PHONY: install test unit lint format-check typecheck docs demo up bench lock clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,7 +53,7 @@ lock: $(UV)
 	$(COMPILE) --extra local -c requirements/dev.lock -o requirements/local.lock
 	$(COMPILE) -c requirements/dev.lock -o requirements/run.lock
 
-# Not part of `make test` yet: the tree is reformatted once, then these join it.
+# Each of these is also a step of `make test`; `make lint` runs the three.
 format-check: $(DEV_STAMP)
 	$(PY) -m ruff format --check .
 
@@ -72,6 +72,8 @@ docs: $(DEV_STAMP)
 
 test: $(DEV_STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	$(MKDOCS) build --strict --quiet
 	$(PY) -m pytest
 
@@ -81,6 +83,11 @@ unit: $(DEV_STAMP)
 demo: $(RUN_STAMP)
 	$(VENV)/bin/meterline demo
 
+# The local stack in the foreground; in another terminal `source .venv/bin/activate` puts
+# `meterline` on the PATH.
+up: $(RUN_STAMP)
+	$(VENV)/bin/meterline up $(if $(PLANS),--plans $(PLANS))
+
 bench: $(DEV_STAMP)
 	$(PY) -m pytest -m bench
 	$(VENV)/bin/meterline bench producer --json
@@ -88,6 +95,7 @@ bench: $(DEV_STAMP)
 	$(VENV)/bin/meterline bench sink --json
 	$(VENV)/bin/meterline bench alerts --json
 	$(VENV)/bin/meterline bench enforce --json
+	$(VENV)/bin/meterline bench rerate --json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache site

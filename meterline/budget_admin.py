@@ -8,19 +8,32 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
+from meterline.budget_status import BudgetStatusRow, status_rows
 from meterline.config_changes import Change, publish_changes, read_compacted
-from schemas.budgets import BudgetAction, BudgetPolicy, BudgetScope, BudgetUnit, BudgetWindow
+from schemas.budgets import (
+    BudgetAction,
+    BudgetAlert,
+    BudgetPolicy,
+    BudgetScope,
+    BudgetState,
+    BudgetUnit,
+    BudgetWindow,
+)
 from schemas.codec import encode_one
+from schemas.keys import KeyBinding
 from schemas.topics import Topics
 
 __all__ = [
     "PolicyInputError",
     "build_policy",
+    "default_action",
     "delete_policy",
     "list_policies",
     "parse_thresholds",
     "put_policies",
     "put_policy",
+    "read_budget_status",
+    "unbound_customer_warning",
 ]
 
 
@@ -84,6 +97,28 @@ def build_policy(
         raise PolicyInputError(str(exc)) from exc
 
 
+def default_action(scope: str) -> str:
+    """``alert`` for tag customers (tags never block), ``block`` for everything else."""
+    alert_only = scope == BudgetScope.TAG_CUSTOMER
+    return (BudgetAction.ALERT if alert_only else BudgetAction.BLOCK).value
+
+
+def unbound_customer_warning(policy: BudgetPolicy, bindings: list[KeyBinding]) -> str | None:
+    """Why a ``customer`` budget would see no spend (no key is bound to that owner), and how to
+    fix it; ``None`` when a key is bound or the scope is not ``customer``."""
+    if policy.scope is not BudgetScope.CUSTOMER:
+        return None
+    if any(b.owner_customer == policy.subject for b in bindings):
+        return None
+    return (
+        f"warning: no API key is bound to customer {policy.subject!r}, so this budget sees no "
+        "spend yet (customer budgets follow the key's owner, not customer: tags). Bind the "
+        f"customer's key: meterline keys bind KEY_ID --team TEAM --customer {policy.subject}. "
+        "For a customer known only by customer: tags on a shared key use --scope tag_customer "
+        "(alert-only)."
+    )
+
+
 async def put_policy(
     bootstrap: str, topics: Topics, policy: BudgetPolicy, *, actor: str | None = None
 ) -> None:
@@ -115,3 +150,19 @@ async def list_policies(bootstrap: str, topics: Topics) -> list[BudgetPolicy]:
         for _, record in sorted(latest.items())
         if record.value is not None
     ]
+
+
+async def read_budget_status(bootstrap: str, topics: Topics) -> list[BudgetStatusRow]:
+    """Every policy with the stream's latest state and its last alert (see ``status_rows``)."""
+    policies = await list_policies(bootstrap, topics)
+    states = {
+        key: BudgetState.model_validate_json(record.value)
+        for key, record in (await read_compacted(bootstrap, topics.budget_state)).items()
+        if record.value is not None
+    }
+    alerts = {
+        key: BudgetAlert.model_validate_json(record.value)
+        for key, record in (await read_compacted(bootstrap, topics.budget_alerts)).items()
+        if record.value is not None
+    }
+    return status_rows(policies, states, alerts)

@@ -22,6 +22,7 @@ from meterline.commands.margin import margin
 from meterline.commands.prices import prices
 from meterline.commands.reconcile import reconcile
 from meterline.commands.report import report
+from meterline.commands.rerate import rerate
 from meterline.commands.schemas import schemas
 from meterline.commands.simulate import simulate
 from meterline.commands.sink import sink
@@ -29,6 +30,7 @@ from meterline.commands.sql import sql
 from meterline.commands.stream import stream
 from meterline.commands.topics import topics
 from meterline.commands.up import up
+from meterline.commands.whatif import whatif
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -56,6 +58,8 @@ cli.add_command(up)
 cli.add_command(report)
 cli.add_command(invoice)
 cli.add_command(reconcile)
+cli.add_command(rerate)
+cli.add_command(whatif)
 cli.add_command(margin)
 cli.add_command(api)
 cli.add_command(db)

@@ -67,5 +67,7 @@ def history(client: QueryClient, db: str, kind: str, entity_id: str) -> list[His
         "WHERE kind = {kind:String} AND entity_id = {id:String} ORDER BY version, recorded_at",
         parameters={"kind": kind, "id": entity_id},
     )
-    return [HistoryEntry(int(row[0]), *(str(v) for v in row[1:7]), row[7], row[8])
-            for row in result.result_rows]  # fmt: skip
+    return [
+        HistoryEntry(int(v), str(cid), str(op), str(old), str(new), str(actor), str(origin), at, r)
+        for v, cid, op, old, new, actor, origin, at, r in result.result_rows
+    ]

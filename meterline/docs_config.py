@@ -112,7 +112,7 @@ def _default(field: FieldInfo) -> str:
     if field.default is PydanticUndefined:
         if field.default_factory is None:
             return "*(required)*"
-        value: Any = field.default_factory()  # type: ignore[call-arg]
+        value: Any = field.default_factory()  # type: ignore[call-arg]  # our factories take no data
     else:
         value = field.default
     if isinstance(value, SecretStr):

@@ -168,8 +168,8 @@ class BudgetGuard:
             finally:
                 waiter.cancel()
             for task in (self._task, self._limits_task):
-                if task.done() and not task.cancelled() and task.exception():
-                    raise task.exception()  # type: ignore[misc]
+                if task.done() and not task.cancelled() and (exc := task.exception()) is not None:
+                    raise exc
             if not self._loaded:
                 log.warning(
                     "budget state not loaded within %ss; serving fail-%s",

@@ -170,9 +170,7 @@ class UsageProducer:
         # the task and stop() raises them.
         retrying = tenacity.AsyncRetrying(
             retry=tenacity.retry_if_result(lambda delivered: not delivered),
-            wait=tenacity.wait_exponential(
-                multiplier=0.1, max=self.settings.replay_backoff_max_s
-            ),
+            wait=tenacity.wait_exponential(multiplier=0.1, max=self.settings.replay_backoff_max_s),
             stop=tenacity.stop_never,
         )
         while True:

@@ -13,21 +13,26 @@ import logging
 import re
 import secrets
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import Body, Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from reports._sql import QueryClient, QueryResult
+from reports.aliases import Aliases
 from reports.api_guard import RequestGuard
 from reports.cost import DIMENSIONS, CostFilter, CostReport, cost_report, feature_report
 from reports.csv_inputs import parse_provider_bill, parse_revenue
 from reports.errors import InputFileError, QueryFailedError, ReportError
+from reports.invoice_document import customer_invoice
+from reports.invoice_html import invoice_html
 from reports.invoice_math import Invoice
-from reports.invoices import build_invoices
+from reports.invoices import revenue_from_invoices
 from reports.margin import MarginReport
 from reports.margin_report import margin_report
 from reports.periods import date_range, month_period
@@ -36,13 +41,16 @@ from reports.reconcile import DEFAULT_TOLERANCE, Reconciliation, reconcile
 from reports.render import (
     cost_rows,
     csv_text,
+    document_rows,
     feature_rows,
     invoice_rows,
     jsonable,
     margin_rows,
     variance_rows,
 )
+from reports.rerate_history import invoices_with_adjustments
 from reports.unit_costs import FeatureUnitCost
+from reports.uploads import CSV_REQUEST_BODY, csv_upload
 
 __all__ = ["create_app"]
 
@@ -53,7 +61,7 @@ From = Annotated[date, Query(alias="from", description="first day, UTC")]
 To = Annotated[date, Query(alias="to", description="last day, included")]
 Customer = Annotated[str | None, Query(description="only this customer (exact)")]
 Tags = Annotated[list[str], Query(alias="tag", description="k:v; repeat, all must match")]
-CsvBody = Annotated[bytes, Body(media_type="text/csv")]
+CsvBody = Annotated[bytes, Depends(csv_upload)]
 Top = Annotated[int | None, Query(ge=1, le=1_000_000)]
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -124,9 +132,12 @@ def create_app(
     token: str,
     plans: PlansFile | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    aliases: Aliases | None = None,
+    budget_status: Callable[[], Sequence[BaseModel]] | None = None,
 ) -> FastAPI:
     """The API app. ``token`` must be non-empty: with no token there is no data. Data routes
-    check the token before reading a body, and refuse bodies over ``max_body_bytes`` (413)."""
+    check the token before reading a body, and refuse bodies over ``max_body_bytes`` (413).
+    ``budget_status`` answers ``/v1/budgets`` (it reads the broker, which reports do not)."""
     if not token:
         raise ValueError("the report API needs a bearer token")
     store = _SerialClient(client)
@@ -179,7 +190,11 @@ def create_app(
         dims = tuple(d.strip() for d in by.split(",") if d.strip())
         flt = CostFilter(customer=customer, tags=tuple(tags))
         result = run(lambda c, db: cost_report(c, db, period, by=dims, flt=flt, top=top))
-        return _csv(csv_text(cost_rows(result)), "cost") if format == "csv" else jsonable(result)
+        return (
+            _csv(csv_text(cost_rows(result, with_total=False)), "cost")
+            if format == "csv"
+            else jsonable(result)
+        )
 
     @app.get(
         "/v1/features", dependencies=auth, response_model=None, responses=_docs(FeatureUnitCost)
@@ -199,17 +214,62 @@ def create_app(
             return _csv(csv_text(feature_rows(result)), "features")
         return jsonable(result)
 
-    @app.get("/v1/invoices", dependencies=auth, response_model=None, responses=_docs(Invoice))
-    def invoices(period: Period, format: Format = "json") -> Any:
-        """One invoice per customer under the configured plans file."""
+    @app.get("/v1/budgets", dependencies=auth, response_model=None)
+    def budgets() -> Any:
+        """Every budget policy with its spend, limit, percent used, state, reset time and last
+        alert, most used first."""
+        if budget_status is None:
+            raise HTTPException(status_code=409, detail="no broker configured for budget status")
+        return jsonable(list(budget_status()))
+
+    def _plans() -> PlansFile:
         if plans is None:
             raise HTTPException(
                 status_code=409, detail="no plans file configured (METERLINE_REPORT_PLANS_FILE)"
             )
+        return plans
+
+    @app.get("/v1/invoices", dependencies=auth, response_model=None, responses=_docs(Invoice))
+    def invoices(
+        period: Period,
+        format: Annotated[Literal["json", "csv", "html"], Query()] = "json",
+        view: Annotated[
+            Literal["internal", "customer"],
+            Query(description="internal: cost and markup; customer: the invoice to send"),
+        ] = "internal",
+        customer: Customer = None,
+    ) -> Any:
+        """One invoice per customer under the configured plans file; ``format=html`` with
+        ``customer=`` is the printable invoice."""
+        chosen = _plans()
         month = month_period(period)
-        result = run(lambda c, db: build_invoices(c, db, month, plans))
+        result = run(lambda c, db: invoices_with_adjustments(c, db, month, chosen))
+        if customer is not None:
+            result = [i for i in result if i.customer == customer]
+        docs = [customer_invoice(i, month, chosen) for i in result if i.plan is not None]
+        if format == "html":
+            if customer is None or len(docs) != 1:
+                raise HTTPException(
+                    status_code=400, detail="format=html needs customer= (one planned customer)"
+                )
+            return HTMLResponse(invoice_html(docs[0]))
         if format == "csv":
-            return _csv(csv_text(invoice_rows(result)), f"invoices-{month.label}")
+            rows = invoice_rows(result) if view == "internal" else document_rows(docs)
+            return _csv(csv_text(rows), f"invoices-{month.label}")
+        return jsonable(result) if view == "internal" else jsonable(docs)
+
+    @app.get("/v1/margin", dependencies=auth, response_model=None, responses=_docs(MarginReport))
+    def margin_from_invoices(period: Period, format: Format = "json") -> Any:
+        """Margin per customer with the month's invoices (configured plans) as revenue."""
+        chosen = _plans()
+        month = month_period(period)
+        result = run(
+            lambda c, db: margin_report(
+                c, db, month, revenue_from_invoices(invoices_with_adjustments(c, db, month, chosen))
+            )
+        )
+        if format == "csv":
+            return _csv(csv_text(margin_rows(result)), f"margin-{month.label}")
         return jsonable(result)
 
     @app.get(
@@ -226,19 +286,37 @@ def create_app(
         return jsonable(result)
 
     @app.post(
-        "/v1/reconcile", dependencies=auth, response_model=None, responses=_docs(Reconciliation)
+        "/v1/reconcile",
+        dependencies=auth,
+        response_model=None,
+        responses=_docs(Reconciliation),
+        openapi_extra=CSV_REQUEST_BODY,
     )
-    def reconcile_bill(period: Period, bill: CsvBody, format: Format = "json") -> Any:
-        """Reconcile against a provider bill posted as CSV (date,provider,model,cost); CSV out:
-        the variance per provider × model × day, biggest gap first. Reads only."""
+    def reconcile_bill(
+        period: Period,
+        bill: CsvBody,
+        tolerance: Annotated[
+            Decimal, Query(ge=0, description="largest absolute gap per line and for the total")
+        ] = DEFAULT_TOLERANCE,
+        format: Format = "json",
+    ) -> Any:
+        """Reconcile against a provider bill posted as CSV (date,provider,model,cost, or the
+        OpenAI/Anthropic cost export); CSV out: the variance per provider × model × day,
+        biggest gap first. Reads only."""
         month = month_period(period)
         lines = parse_provider_bill(_text(bill, "the provider bill"))
-        result = run(lambda c, db: reconcile(c, db, month, lines, DEFAULT_TOLERANCE))
+        result = run(lambda c, db: reconcile(c, db, month, lines, tolerance, aliases))
         if format == "csv":
             return _csv(csv_text(variance_rows(result)), f"bill-variance-{month.label}")
         return jsonable(result)
 
-    @app.post("/v1/margin", dependencies=auth, response_model=None, responses=_docs(MarginReport))
+    @app.post(
+        "/v1/margin",
+        dependencies=auth,
+        response_model=None,
+        responses=_docs(MarginReport),
+        openapi_extra=CSV_REQUEST_BODY,
+    )
     def margin(period: Period, revenue: CsvBody, format: Format = "json") -> Any:
         """Margin per customer from revenue posted as CSV (customer,revenue). Reads only."""
         month = month_period(period)

@@ -23,3 +23,6 @@ class ReportSettings(MeterlineSettings):
     """Largest request body (a posted bill or revenue CSV) the API reads; larger is a 413."""
     report_plans_file: Path | None = None
     """Plans YAML the API's ``/invoices`` uses (the CLI takes ``--plans``)."""
+    report_aliases_file: Path | None = None
+    """YAML mapping provider/model names on provider bills to metered names, used by
+    ``reconcile`` (CLI ``--aliases``) and ``POST /v1/reconcile``; see the reports page."""

@@ -8,7 +8,7 @@ own query over the same filter; the groups (with ``--top``'s "other" group) sum 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,12 +17,16 @@ from pydantic import BaseModel, ConfigDict
 from reports._sql import PERIOD_FILTER, QueryClient, checked_database, period_parameters, rows
 from reports.errors import ReportError
 from reports.periods import TimeRange
+from reports.rerate import as_of_source
 from reports.unit_costs import FeatureUnitCost, unit_costs
+from schemas import UNATTRIBUTED
 
 __all__ = [
     "DIMENSIONS",
     "NO_FEATURE",
+    "NO_OWNER",
     "OTHER",
+    "OWNER_MISMATCH",
     "CostFilter",
     "CostGroup",
     "CostReport",
@@ -30,6 +34,9 @@ __all__ = [
     "cost_report",
     "feature_report",
 ]
+
+NO_OWNER = "(no owner)"
+"""How ``--by owner`` labels events whose key is bound to no customer (shared or unbound)."""
 
 DIMENSIONS: dict[str, str] = {
     "customer": "customer",
@@ -39,8 +46,15 @@ DIMENSIONS: dict[str, str] = {
     "team": "team_id",
     "key": "api_key_id",
     "day": "toDate(occurred_at)",
+    "owner": f"if(owner_customer = '', '{NO_OWNER}', owner_customer)",
 }
-"""``--by`` names and the column (expression) each groups by."""
+"""``--by`` names and the column (expression) each groups by. ``customer`` is the event's
+``customer:`` tag (the books); ``owner`` the customer its key is bound to (budgets)."""
+
+OWNER_MISMATCH = (
+    "owner_customer != '' AND customer != owner_customer AND customer != {unattributed:String}"
+)
+"""A call tagged for one customer on a key bound to another."""
 
 OTHER = "(other)"
 NO_FEATURE = "(none)"
@@ -97,6 +111,8 @@ class CostFilter(BaseModel):
 
     customer: str | None = None
     tags: tuple[str, ...] = ()
+    owner: str | None = None
+    """Only events whose key is bound to this owner customer."""
 
 
 class CostReport(BaseModel):
@@ -110,6 +126,9 @@ class CostReport(BaseModel):
     groups: tuple[CostGroup, ...]
     total: Usage
     other_groups: int = 0
+    owner_mismatch_events: int = 0
+    """Calls in the report tagged ``customer:X`` on a key bound to another owner customer."""
+    owner_mismatch_cost: Decimal = Decimal(0)
 
 
 def _where(period: TimeRange, flt: CostFilter) -> tuple[str, dict[str, Any]]:
@@ -118,6 +137,9 @@ def _where(period: TimeRange, flt: CostFilter) -> tuple[str, dict[str, Any]]:
     if flt.customer is not None:
         clauses.append("customer = {customer:String}")
         params["customer"] = flt.customer
+    if flt.owner is not None:
+        clauses.append("owner_customer = {owner:String}")
+        params["owner"] = flt.owner
     if flt.tags:
         clauses.append("hasAll(tags, {tags:Array(String)})")
         params["tags"] = list(flt.tags)
@@ -139,9 +161,11 @@ def cost_report(
     by: Sequence[str] = ("customer",),
     flt: CostFilter | None = None,
     top: int | None = None,
+    as_of: datetime | None = None,
 ) -> CostReport:
     """Cost per group of ``by`` (names from ``DIMENSIONS``) in ``period``; raises
-    ``ReportError`` for an unknown dimension or a ``top`` below 1."""
+    ``ReportError`` for an unknown dimension or a ``top`` below 1. Events carry their latest
+    rating; with ``as_of``, the books as they stood then (see ``reports.rerate``)."""
     db = checked_database(database)
     dims = tuple(dict.fromkeys(by))
     unknown = [d for d in dims if d not in DIMENSIONS]
@@ -152,16 +176,23 @@ def cost_report(
     if top is not None and top < 1:
         raise ReportError("--top must be at least 1")
     where, params = _where(period, flt or CostFilter())
+    source = f"{db}.usage_events FINAL"
+    if as_of is not None:
+        source, params = as_of_source(db), {**params, "as_of": as_of}
     select = ", ".join(f"{DIMENSIONS[d]} AS g{i}" for i, d in enumerate(dims))
     group_by = ", ".join(f"g{i}" for i in range(len(dims)))
     grouped = rows(
         client,
-        f"SELECT {select}, {_MEASURES} FROM {db}.usage_events FINAL WHERE {where} "
+        f"SELECT {select}, {_MEASURES} FROM {source} WHERE {where} "
         f"GROUP BY {group_by} ORDER BY cost DESC, {group_by}",
         params,
     )
-    (total_row,) = rows(
-        client, f"SELECT {_MEASURES} FROM {db}.usage_events FINAL WHERE {where}", params
+    (total_row,) = rows(client, f"SELECT {_MEASURES} FROM {source} WHERE {where}", params)
+    (mismatch,) = rows(
+        client,
+        f"SELECT count() AS events, sum(cost) AS cost FROM {db}.usage_events FINAL "
+        f"WHERE {where} AND {OWNER_MISMATCH}",
+        {**params, "unattributed": UNATTRIBUTED},
     )
     groups = [
         CostGroup(group={d: _value(r[f"g{i}"]) for i, d in enumerate(dims)}, **_usage(r))
@@ -179,6 +210,8 @@ def cost_report(
         groups=tuple(groups),
         total=Usage(**_usage(total_row)),
         other_groups=other,
+        owner_mismatch_events=mismatch["events"],
+        owner_mismatch_cost=mismatch["cost"],
     )
 
 

@@ -56,6 +56,8 @@ class LineKind(StrEnum):
     FLAT_FEE = "flat_fee"
     OVERAGE = "overage"
     MINIMUM_TOPUP = "minimum_topup"
+    ADJUSTMENT = "adjustment"
+    """A re-rate's change to an invoiced period (credit when negative); see reports.rerate."""
 
 
 class InvoiceLine(BaseModel):
@@ -65,6 +67,8 @@ class InvoiceLine(BaseModel):
     description: str
     amount: Decimal
     """Rounded to cents."""
+    model: str | None = None
+    """The model a per-model line bills (resale plans)."""
 
 
 class Invoice(BaseModel):
@@ -83,6 +87,8 @@ class Invoice(BaseModel):
     lines: tuple[InvoiceLine, ...]
     total: Decimal
     warnings: tuple[str, ...] = ()
+    models: tuple[ModelUsage, ...] = ()
+    """The metered usage per model behind the lines (internal: it carries our cost)."""
 
 
 def _money(amount: Decimal) -> str:
@@ -116,6 +122,7 @@ def _resale_lines(usage: list[ModelUsage], plan: ResalePlan) -> tuple[list[Invoi
             lines.append(
                 InvoiceLine(
                     kind=LineKind.USAGE_AT_COST,
+                    model=use.model,
                     description=(
                         f"{use.model}: no resale price, usage at cost"
                         f" + {_percent(plan.unlisted_markup_percent)}%"
@@ -134,6 +141,7 @@ def _resale_lines(usage: list[ModelUsage], plan: ResalePlan) -> tuple[list[Invoi
         lines.append(
             InvoiceLine(
                 kind=LineKind.RESALE,
+                model=use.model,
                 description=(
                     f"{use.model}: {use.input_tokens} input, {use.output_tokens} output, "
                     f"{use.cache_read_tokens} cache read, "
@@ -215,6 +223,7 @@ def build_invoice(
             lines=(),
             total=Decimal("0.00"),
             warnings=(f"no plan assigned: usage at cost {_money(cost)} is not invoiced",),
+            models=tuple(by_model),
         )
     name, plan = chosen
     warnings: list[str] = []
@@ -243,4 +252,5 @@ def build_invoice(
         lines=tuple(lines),
         total=sum((line.amount for line in lines), Decimal("0.00")),
         warnings=tuple(warnings),
+        models=tuple(by_model),
     )

@@ -8,7 +8,15 @@ from datetime import UTC, date, datetime, timedelta
 
 from reports.errors import InvalidPeriodError
 
-__all__ = ["FIRST_DAY", "LAST_DAY", "TimeRange", "date_range", "month_period"]
+__all__ = [
+    "FIRST_DAY",
+    "LAST_DAY",
+    "TimeRange",
+    "date_range",
+    "month_period",
+    "resolve_month",
+    "resolve_range",
+]
 
 FIRST_DAY = date(1970, 1, 1)
 LAST_DAY = date(2299, 12, 30)
@@ -53,3 +61,36 @@ def date_range(first: date, last: date) -> TimeRange:
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
     return TimeRange(start, end, f"{first.isoformat()}..{last.isoformat()}")
+
+
+_NAMED = ("this-month", "last-month")
+
+
+def resolve_month(period: str | None, today: date) -> TimeRange:
+    """``YYYY-MM``, ``this-month`` or ``last-month`` (relative to ``today``, UTC); ``None`` is
+    this month."""
+    text = (period or "this-month").strip().lower()
+    if text == "this-month":
+        return month_period(f"{today.year:04d}-{today.month:02d}")
+    if text == "last-month":
+        year, month = (today.year - 1, 12) if today.month == 1 else (today.year, today.month - 1)
+        return month_period(f"{year:04d}-{month:02d}")
+    try:
+        return month_period(text)
+    except InvalidPeriodError as exc:
+        raise InvalidPeriodError(f"{exc} (or this-month, last-month)") from None
+
+
+def resolve_range(
+    period: str | None, first: date | None, last: date | None, today: date
+) -> TimeRange:
+    """The range a report covers: ``--from``/``--to`` (``--to`` defaults to ``today``,
+    ``--from`` to the first of ``--to``'s month), else ``--period`` (see ``resolve_month``),
+    else this month. ``--period`` with ``--from``/``--to`` is an error."""
+    if first is None and last is None:
+        return resolve_month(period, today)
+    if period is not None:
+        raise InvalidPeriodError("give either --period or --from/--to, not both")
+    last = last or today
+    first = first or last.replace(day=1)
+    return date_range(first, last)

@@ -2,6 +2,9 @@
 
 ```yaml
 currency: USD
+issuer: Example Corp          # optional: printed on invoices
+invoice_prefix: INV           # optional: invoice numbers INV-202611-XXXXXXXX
+payment_terms_days: 30        # optional: due date = issue date + 30 days
 default_plan: payg            # optional; customers not listed get it (else they have no plan)
 plans:
   payg:      {kind: markup, markup_percent: 30, minimum: 50}
@@ -96,6 +99,11 @@ class PlansFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    issuer: str = Field(default="", max_length=200)
+    """Who sends the invoices (printed on them)."""
+    invoice_prefix: str = Field(default="INV", pattern=r"^[A-Z0-9]{1,10}$")
+    payment_terms_days: int = Field(default=30, ge=0, le=365)
+    """Due date = issue date + this many days."""
     default_plan: str | None = None
     plans: dict[str, Plan]
     customers: dict[str, str] = Field(default_factory=dict)

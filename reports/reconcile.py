@@ -10,12 +10,15 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict
 
 from reports._sql import PERIOD_FILTER, QueryClient, checked_database, period_parameters, rows
-from reports.csv_inputs import BillLine
+from reports.aliases import Aliases
+from reports.bill_formats import BillLine
+from reports.cost import OWNER_MISMATCH
 from reports.periods import TimeRange
 from reports.reconcile_math import (
     BillComparison,
     CustomerCost,
     LedgerFacts,
+    bill_problems,
     compare_bill,
     ledger_problems,
 )
@@ -23,7 +26,8 @@ from schemas import UNATTRIBUTED, CostSource
 
 __all__ = ["DEFAULT_TOLERANCE", "Reconciliation", "ledger_facts", "reconcile"]
 
-DEFAULT_TOLERANCE = Decimal("0.01")
+DEFAULT_TOLERANCE = Decimal("0.005")
+"""Half a cent: a gap that shows as a cent (on a line or the total) does not reconcile."""
 
 _COST_MATCHES_SOURCE = """(
     (cost_source = {provider:String} AND provider_cost IS NOT NULL
@@ -46,6 +50,12 @@ _TOTALS = (
            sumIf(cost - computed_cost, cost_source = {provider:String})
                AS provider_vs_computed_delta,
            countIf(cost < 0) AS negative_cost_rows,
+           countIf("""
+    + OWNER_MISMATCH
+    + """) AS owner_mismatch_events,
+           sumIf(cost, """
+    + OWNER_MISMATCH
+    + """) AS owner_mismatch_cost,
            arraySort(groupUniqArray(currency)) AS currencies,
            countIf(NOT """
     + _COST_MATCHES_SOURCE
@@ -90,7 +100,10 @@ def ledger_facts(client: QueryClient, database: str, period: TimeRange) -> Ledge
         SELECT sum(n) AS rows_stored, count() AS distinct_event_ids,
                sum(one_cost) AS deduped_cost
         FROM (
-            SELECT event_id, count() AS n, any(cost) AS one_cost
+            -- A re-rated event has one row per rating version until a merge keeps the
+            -- latest (``meterline rerate``): those rows are not duplicates, the latest counts.
+            SELECT event_id, count() - uniqExact(rating_version) + 1 AS n,
+                   argMax(cost, rating_version) AS one_cost
             FROM {db}.usage_events WHERE {PERIOD_FILTER} GROUP BY event_id
         )
         """,
@@ -127,6 +140,8 @@ def ledger_facts(client: QueryClient, database: str, period: TimeRange) -> Ledge
         provider_vs_computed_events=totals["provider_vs_computed_events"],
         provider_vs_computed_delta=totals["provider_vs_computed_delta"],
         flags={f["flag"]: f["n"] for f in flags},
+        owner_mismatch_events=totals["owner_mismatch_events"],
+        owner_mismatch_cost=totals["owner_mismatch_cost"],
         dead_letters=sum(d["n"] for d in dead),
         dead_letters_by_kind={d["kind"]: d["n"] for d in dead},
         currencies=tuple(c for c in totals["currencies"] if c),
@@ -153,26 +168,21 @@ def reconcile(
     period: TimeRange,
     provider_bill: Sequence[BillLine] | None = None,
     tolerance: Decimal = DEFAULT_TOLERANCE,
+    aliases: Aliases | None = None,
 ) -> Reconciliation:
     """Reconcile ``period``: the ledger must add up (``ledger_problems``) and, given a provider
-    bill, every provider × model × day must match it within ``tolerance`` (absolute, in the
-    bill's currency)."""
+    bill, every bill line must fall in the period and every provider × model × day and the
+    bill's total must match the meter within ``tolerance`` (absolute, in the bill's currency;
+    names compared through ``aliases``)."""
     facts = ledger_facts(client, database, period)
     problems = ledger_problems(facts)
     bill = None
     if provider_bill is not None:
         days = (period.start.date(), (period.end - timedelta(days=1)).date())
         bill = compare_bill(
-            _metered_by_day(client, database, period), provider_bill, days, tolerance
+            _metered_by_day(client, database, period), provider_bill, days, tolerance, aliases
         )
-        off = bill.out_of_tolerance
-        if off:
-            worst = off[0]
-            problems.append(
-                f"{len(off)} provider × model × day line(s) differ from the bill by more than "
-                f"{tolerance}; biggest: {worst.day} {worst.provider} {worst.model} "
-                f"billed {worst.billed} vs metered {worst.metered} (gap {worst.gap})"
-            )
+        problems.extend(bill_problems(bill, period.label))
     return Reconciliation(
         period=period.label,
         reconciled=not problems,

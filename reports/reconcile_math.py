@@ -8,13 +8,16 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
-from reports.csv_inputs import BillLine
+from reports.aliases import Aliases
+from reports.bill_formats import BillLine
+from reports.money_format import money_plain as _m
 
 __all__ = [
     "BillComparison",
     "CustomerCost",
     "LedgerFacts",
     "Variance",
+    "bill_problems",
     "compare_bill",
     "ledger_problems",
 ]
@@ -62,6 +65,10 @@ class LedgerFacts(BaseModel):
     provider_vs_computed_delta: Decimal
     """``sum(cost - computed_cost)`` over those events."""
     flags: dict[str, int]
+    owner_mismatch_events: int = 0
+    """Calls tagged ``customer:X`` on a key bound to another owner customer: the books (tags)
+    and the budgets (owner) disagree about whose they are. Counted, not a problem."""
+    owner_mismatch_cost: Decimal = Decimal(0)
     dead_letters: int
     dead_letters_by_kind: dict[str, int]
     currencies: tuple[str, ...]
@@ -98,9 +105,23 @@ class BillComparison(BaseModel):
     metered_total: Decimal
     """Metered cost of the bill's providers in the period."""
     tolerance: Decimal
+    """Largest absolute gap that still reconciles, applied to each line and to the total."""
     variances: tuple[Variance, ...]
     """Every provider × model × day on either side, biggest absolute gap first."""
     lines_outside_period: int
+    billed_outside_period: Decimal = Decimal(0)
+    """Cost on the bill lines dated outside the period (not in ``billed_total``)."""
+    first_day: date | None = None
+    last_day: date | None = None
+    """The dates the bill's lines span (all lines, in the period or not)."""
+
+    @property
+    def total_gap(self) -> Decimal:
+        return self.billed_total - self.metered_total
+
+    @property
+    def total_within_tolerance(self) -> bool:
+        return abs(self.total_gap) <= self.tolerance
 
     @property
     def out_of_tolerance(self) -> tuple[Variance, ...]:
@@ -112,13 +133,13 @@ def ledger_problems(facts: LedgerFacts) -> list[str]:
     problems: list[str] = []
     if facts.customer_cost_sum != facts.total_cost:
         problems.append(
-            f"sum of customer costs {facts.customer_cost_sum} != total metered cost "
-            f"{facts.total_cost}"
+            f"sum of customer costs {_m(facts.customer_cost_sum)} != total metered cost "
+            f"{_m(facts.total_cost)}"
         )
     if facts.deduped_cost != facts.total_cost:
         problems.append(
-            f"cost deduplicated by event_id {facts.deduped_cost} != total metered cost "
-            f"{facts.total_cost}"
+            f"cost deduplicated by event_id {_m(facts.deduped_cost)} != total metered cost "
+            f"{_m(facts.total_cost)}"
         )
     if facts.conflicting_duplicates:
         problems.append(
@@ -141,26 +162,46 @@ def compare_bill(
     bill: Iterable[BillLine],
     period_days: tuple[date, date],
     tolerance: Decimal,
+    aliases: Aliases | None = None,
 ) -> BillComparison:
     """Variance of a provider bill against metered cost per (day, provider, model).
 
-    Only the providers named in the bill are compared (one provider's bill says nothing about
-    another's usage). Bill lines outside ``period_days`` (first, last inclusive) are counted and
-    left out; repeated bill lines for one key are summed. A gap counts as within tolerance when
-    ``|gap| <= tolerance``.
+    Provider and model names on both sides go through ``aliases`` (default: lower case, release
+    dates dropped) before they are compared. Only the providers named in the bill are compared
+    (one provider's bill says nothing about another's usage). Bill lines outside
+    ``period_days`` (first, last inclusive) are counted, summed and left out of the comparison
+    (``bill_problems`` reports them); repeated bill lines for one key are summed. A gap — of a
+    line or of the total — is within tolerance when ``|gap| <= tolerance``.
     """
+    names = aliases or Aliases()
     first, last = period_days
     lines = list(bill)
-    providers = {line.provider for line in lines}
+    providers = {names.provider(line.provider) for line in lines}
+    # Canonical names join the two sides; output shows the meter's spelling, else the bill's.
+    shown_p: dict[str, str] = {}
+    shown_m: dict[str, str] = {}
+    for _day, provider, model in metered:
+        shown_p.setdefault(names.provider(provider), names.provider_shown(provider))
+        shown_m.setdefault(names.model(model), names.model_shown(model))
+    for line in lines:
+        shown_p.setdefault(names.provider(line.provider), names.provider_shown(line.provider))
+        shown_m.setdefault(names.model(line.model), names.model_shown(line.model))
     billed: dict[BillKey, Decimal] = {}
     outside = 0
+    outside_cost = Decimal(0)
     for line in lines:
         if not first <= line.day <= last:
             outside += 1
+            outside_cost += line.cost
             continue
-        key = (line.day, line.provider, line.model)
+        key = (line.day, names.provider(line.provider), names.model(line.model))
         billed[key] = billed.get(key, Decimal(0)) + line.cost
-    metered = {k: v for k, v in metered.items() if k[1] in providers}
+    canonical: dict[BillKey, Decimal] = {}
+    for (day, provider, model), cost in metered.items():
+        key = (day, names.provider(provider), names.model(model))
+        if key[1] in providers:
+            canonical[key] = canonical.get(key, Decimal(0)) + cost
+    metered = canonical
     variances = []
     for key in set(metered) | set(billed):
         m = metered.get(key, Decimal(0))
@@ -169,8 +210,8 @@ def compare_bill(
         variances.append(
             Variance(
                 day=key[0],
-                provider=key[1],
-                model=key[2],
+                provider=shown_p[key[1]],
+                model=shown_m[key[2]],
                 metered=m,
                 billed=b,
                 gap=gap,
@@ -179,10 +220,41 @@ def compare_bill(
         )
     variances.sort(key=lambda v: (-abs(v.gap), v.day, v.provider, v.model))
     return BillComparison(
-        providers=tuple(sorted(providers)),
+        providers=tuple(sorted(shown_p[p] for p in providers)),
         billed_total=sum(billed.values(), Decimal(0)),
         metered_total=sum(metered.values(), Decimal(0)),
         tolerance=tolerance,
         variances=tuple(variances),
         lines_outside_period=outside,
+        billed_outside_period=outside_cost,
+        first_day=min((line.day for line in lines), default=None),
+        last_day=max((line.day for line in lines), default=None),
     )
+
+
+def bill_problems(cmp: BillComparison, period_label: str) -> list[str]:
+    """Every reason the bill does not match the meter; empty when it does: lines dated outside
+    the period, lines and the total off by more than the tolerance, a bill with no lines."""
+    problems: list[str] = []
+    if cmp.first_day is None:
+        problems.append("the provider bill has no lines")
+    if cmp.lines_outside_period:
+        problems.append(
+            f"{cmp.lines_outside_period} bill line(s) ({_m(cmp.billed_outside_period)}) are dated "
+            f"outside {period_label} (the bill runs {cmp.first_day} to {cmp.last_day}): "
+            "wrong bill or wrong --period?"
+        )
+    off = cmp.out_of_tolerance
+    if off:
+        worst = off[0]
+        problems.append(
+            f"{len(off)} provider × model × day line(s) differ from the bill by more than "
+            f"{_m(cmp.tolerance)}; biggest: {worst.day} {worst.provider} {worst.model} "
+            f"billed {_m(worst.billed)} vs metered {_m(worst.metered)} (gap {_m(worst.gap)})"
+        )
+    if not cmp.total_within_tolerance:
+        problems.append(
+            f"bill total {_m(cmp.billed_total)} vs metered {_m(cmp.metered_total)}: gap "
+            f"{_m(cmp.total_gap)} is more than the tolerance {_m(cmp.tolerance)}"
+        )
+    return problems

@@ -1,6 +1,7 @@
 """Turning report results into JSON-ready data, CSV text and plain-text tables. Pure.
 
-JSON carries money as decimal strings (exact); tables show money rounded to cents.
+JSON and CSV carry money as exact plain decimal strings (``money_plain``); tables show it as
+``money_text`` (cents, sub-cent amounts kept meaningful).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from pydantic import BaseModel
 
 from reports.cost import CostReport
 from reports.csv_cells import safe_cell
-from reports.invoice_math import Invoice, to_cents
+from reports.invoice_document import CustomerInvoice
+from reports.invoice_math import Invoice
 from reports.margin import MarginReport
+from reports.money_format import money_plain, money_text, plain_data
 from reports.reconcile import Reconciliation
 from reports.unit_costs import FeatureUnitCost
 
@@ -24,6 +27,7 @@ __all__ = [
     "MONEY_COLUMNS",
     "cost_rows",
     "csv_text",
+    "document_rows",
     "feature_rows",
     "invoice_rows",
     "jsonable",
@@ -42,27 +46,30 @@ _TOKEN_COLUMNS = (
 
 
 def jsonable(value: BaseModel | Sequence[BaseModel]) -> Any:
-    """JSON-ready data: money as exact decimal strings, dates as ISO strings."""
+    """JSON-ready data: money as exact plain decimal strings, dates as ISO strings."""
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    return [v.model_dump(mode="json") for v in value]
+        return plain_data(value.model_dump())
+    return [plain_data(v.model_dump()) for v in value]
 
 
 def _plain(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, Decimal):
-        return format(value, "f")
+        return money_plain(value)
     return str(value)
 
 
-def cost_rows(report: CostReport) -> list[dict[str, Any]]:
-    """One row per group plus a final ``TOTAL`` row; exact values."""
+def cost_rows(report: CostReport, with_total: bool = True) -> list[dict[str, Any]]:
+    """One row per group plus (``with_total``) a final ``TOTAL`` row; exact values. CSV leaves
+    the total out, so summing a column of the file gives the total once."""
     out = []
     for g in report.groups:
         row: dict[str, Any] = dict(g.group)
         row.update(g.model_dump(exclude={"group"}))
         out.append(row)
+    if not with_total:
+        return out
     total: dict[str, Any] = dict.fromkeys(report.by, "")
     total[report.by[0]] = "TOTAL"
     total.update(report.total.model_dump())
@@ -91,6 +98,18 @@ def invoice_rows(invoices: Sequence[Invoice]) -> list[dict[str, Any]]:
              "currency": inv.currency}
         )  # fmt: skip
     return out
+
+
+def document_rows(docs: Sequence[CustomerInvoice]) -> list[dict[str, Any]]:
+    """One row per line of each customer invoice, as sent (no cost, no markup)."""
+    return [
+        {"number": d.number, "customer": d.customer, "period": d.period,
+         "issue_date": d.issue_date, "due_date": d.due_date, "description": line.description,
+         "quantity": line.quantity, "unit": line.unit, "unit_price": line.unit_price,
+         "amount": line.amount, "currency": d.currency}
+        for d in docs
+        for line in d.lines
+    ]  # fmt: skip
 
 
 def margin_rows(report: MarginReport) -> list[dict[str, Any]]:
@@ -126,7 +145,7 @@ def csv_text(rows: Sequence[dict[str, Any]]) -> str:
 
 def _cell(value: Any, money: bool) -> str:
     if isinstance(value, Decimal) and money:
-        return format(to_cents(value), "f")
+        return money_text(value)
     return _plain(value)
 
 
@@ -154,4 +173,7 @@ def table_text(rows: Sequence[dict[str, Any]], money_columns: Sequence[str] = ()
     return "\n".join(lines)
 
 
-MONEY_COLUMNS = ("cost", "computed_cost", "amount", "revenue", "margin", "metered", "billed", "gap")
+MONEY_COLUMNS = (
+    "cost", "computed_cost", "amount", "revenue", "margin", "metered", "billed", "gap",
+    "cost_per_1k_requests", "cost_per_1m_tokens", "unit_price", "spend", "limit",
+)  # fmt: skip

@@ -79,9 +79,7 @@ NonNegativeMoney = Annotated[Money, Field(ge=0)]
 Identifier = Annotated[str, Field(min_length=1, max_length=MAX_ID_LEN, pattern=_ID.pattern)]
 """An id that is safe in a Kafka key, a file name and a log line."""
 
-OptionalIdentifier = Annotated[
-    str, Field(max_length=MAX_ID_LEN, pattern=f"^$|{_ID.pattern}")
-]
+OptionalIdentifier = Annotated[str, Field(max_length=MAX_ID_LEN, pattern=f"^$|{_ID.pattern}")]
 """An :data:`Identifier`, or empty for "none" (a key's team or owner customer). One grammar
 for every id a budget can follow: what can be bound can be budgeted, and the reverse."""
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from schemas._types import Identifier, Money, NonNegativeMoney, UtcDatetime
 
 __all__ = [
+    "TAG_BUDGETS_ALERT_ONLY",
     "BudgetAction",
     "BudgetAlert",
     "BudgetPolicy",
@@ -27,6 +28,17 @@ class BudgetScope(StrEnum):
     TEAM = "team"
     CUSTOMER = "customer"
     """The ``owner_customer`` of the key binding, never a tag."""
+    TAG_CUSTOMER = "tag_customer"
+    """The event's ``customer:`` tag (customers sharing a key). Alert-only: any caller of a shared
+    key can set a tag, so a tag never blocks a key."""
+
+
+TAG_BUDGETS_ALERT_ONLY = (
+    "budgets on tag customers are alert-only: a customer: tag is for the books and any caller "
+    "of a shared key can set it, so it never blocks the key. Use --action alert, or bind a "
+    "dedicated key to the customer (meterline keys bind KEY --team TEAM --customer CUSTOMER) "
+    "and budget --scope customer, which can block"
+)
 
 
 class BudgetUnit(StrEnum):
@@ -82,6 +94,12 @@ class BudgetPolicy(BaseModel):
     """What a gateway reserves for one call against a ``block`` cap, when set; otherwise the
     call's worst case from the price book (prompt estimate and ``max_tokens``)."""
     updated_at: UtcDatetime
+
+    @model_validator(mode="after")
+    def _tags_never_block(self) -> BudgetPolicy:
+        if self.scope is BudgetScope.TAG_CUSTOMER and self.action is BudgetAction.BLOCK:
+            raise ValueError(TAG_BUDGETS_ALERT_ONLY)
+        return self
 
     @field_validator("thresholds")
     @classmethod

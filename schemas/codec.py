@@ -37,5 +37,5 @@ def decode_batch(model: type[M], data: bytes) -> list[M]:
     """
     stripped = data.lstrip()
     if stripped.startswith(b"["):
-        return TypeAdapter(list[model]).validate_json(data)  # type: ignore[valid-type]
+        return TypeAdapter(list[model]).validate_json(data)  # type: ignore[valid-type]  # model known at run time
     return [model.model_validate_json(data)]

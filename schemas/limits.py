@@ -39,6 +39,15 @@ class LimitPolicy(BaseModel):
     updated_at: UtcDatetime
 
     @model_validator(mode="after")
+    def _never_on_tags(self) -> LimitPolicy:
+        if self.scope is BudgetScope.TAG_CUSTOMER:
+            raise ValueError(
+                "limits follow the key's binding (key, team or owner customer), never a "
+                "customer: tag, which any caller of a shared key can set"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _some_limit(self) -> LimitPolicy:
         if self.rpm is None and self.tpm is None and self.max_parallel is None:
             raise ValueError("set at least one of rpm, tpm, max_parallel")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -27,7 +27,7 @@ __all__ = [
     "UsageEvent",
 ]
 
-USAGE_SCHEMA_VERSION = 1
+USAGE_SCHEMA_VERSION: Final = 1
 UNATTRIBUTED = "unattributed"
 
 

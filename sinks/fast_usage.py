@@ -102,11 +102,11 @@ def _fast_type(annotation: Any, metadata: list[Any], where: str) -> Any:
         (item,) = typing.get_args(annotation)
         meta = msgspec.Meta(**limits) if limits else None
         item_type = _fast_type(item, [], where)
-        return Annotated[list[item_type], meta] if meta else list[item_type]  # type: ignore[valid-type]
+        return Annotated[list[item_type], meta] if meta else list[item_type]  # type: ignore[valid-type]  # built at run time
     if annotation in (datetime, Decimal):
         return str
     if isinstance(annotation, type) and issubclass(annotation, Enum):
-        return Literal[tuple(m.value for m in annotation)]  # type: ignore[misc]
+        return Literal[tuple(m.value for m in annotation)]
     if annotation is bool:
         return bool
     if annotation in (int, str):
@@ -124,7 +124,7 @@ def _struct(model: type[BaseModel], forbid_unknown_fields: bool = False) -> type
             factory = info.default_factory
             if isinstance(factory, type) and issubclass(factory, BaseModel):
                 factory = typing.get_args(kind)[0] if typing.get_origin(kind) else kind
-            default: Any = msgspec.field(default_factory=factory)  # type: ignore[arg-type]
+            default: Any = msgspec.field(default_factory=factory)  # type: ignore[arg-type]  # no data-taking factories here
         elif info.default is PydanticUndefined:
             default = msgspec.NODEFAULT
         else:
@@ -141,7 +141,7 @@ def _struct(model: type[BaseModel], forbid_unknown_fields: bool = False) -> type
 
 
 _CHECKED = frozenset(c.source for c in USAGE_COLUMNS if c.check in ("id", "key"))
-_BATCH_DECODER = msgspec.json.Decoder(list[_struct(EnrichedUsage)])  # type: ignore[misc]
+_BATCH_DECODER = msgspec.json.Decoder(list[_struct(EnrichedUsage)])  # type: ignore[misc]  # a Struct built at run time
 _money_match = _MONEY.fullmatch
 _id_match = _ID.fullmatch
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sinks import ddl
+from sinks import ddl, ddl_ratings
 from sinks.clickhouse import Client
 from sinks.errors import MigrationError
 
@@ -37,6 +37,11 @@ MIGRATIONS: tuple[Migration, ...] = (
                "MODIFY SETTING non_replicated_deduplication_window = 10000",)),
     Migration(5, "config_history: append-only history of the compacted configuration topics",
               (ddl.CONFIG_HISTORY,)),
+    # Re-rating (issue 16): rating versions on events, the ratings audit trail, and the rollup
+    # fed by first ratings plus re-rate differences. See sinks/ddl_ratings.py.
+    Migration(6, "rating versions: usage_ratings, rollup of first ratings plus re-rate deltas",
+              (*ddl_ratings.USAGE_EVENTS_RATING_COLUMNS, ddl_ratings.USAGE_RATINGS,
+               *ddl_ratings.USAGE_DAILY_MV_RATED, ddl_ratings.USAGE_RATINGS_MV)),
 )  # fmt: skip
 
 SCHEMA_MIGRATIONS = """

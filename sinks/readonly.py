@@ -98,9 +98,12 @@ class ReadOnlyClient:
             database, table = target
             return f"DESCRIBE TABLE `{database}`.`{table}`"
         try:
-            ast_text, canonical = session.query(_PARSE, parameters={"q": sql}).first_row
+            row = session.query(_PARSE, parameters={"q": sql}).first_row
         except Exception as exc:
             raise QueryRefused(f"not one valid statement: {engine_message(exc)}") from exc
+        if row is None or len(row) != 2:
+            raise QueryRefused("not one valid statement: the parser returned no row")
+        ast_text, canonical = row
         try:
             ast = json.loads(ast_text)
         except RecursionError as exc:

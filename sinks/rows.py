@@ -51,7 +51,7 @@ class Origin(NamedTuple):
     topic: str
     partition: int
     offset: int
-    index: int
+    index: int  # type: ignore[assignment]  # a field named like tuple.index, on purpose
 
 
 class Item(NamedTuple):
@@ -90,7 +90,7 @@ _ADAPTERS: dict[type, TypeAdapter] = {}
 
 def _adapter(model: type[M]) -> TypeAdapter[list[M]]:
     if model not in _ADAPTERS:
-        _ADAPTERS[model] = TypeAdapter(list[model])  # type: ignore[valid-type]
+        _ADAPTERS[model] = TypeAdapter(list[model])  # type: ignore[valid-type]  # run-time model
     return _ADAPTERS[model]
 
 
@@ -179,7 +179,7 @@ class RecordElement(NamedTuple):
     fast path; parsed again only if its row is refused and must become a dead letter."""
 
     value: bytes
-    index: int
+    index: int  # type: ignore[assignment]  # a field named like tuple.index, on purpose
 
     def element(self) -> Any:
         return orjson.loads(self.value)[self.index]

@@ -80,7 +80,8 @@ def encode(value: Any) -> Any:
 
 
 def _decode_tagged(obj: dict[str, Any]) -> Any:
-    tag, v = obj.get("$"), obj.get("v")
+    tag = obj.get("$")
+    v: Any = obj.get("v")  # the payload's shape depends on the tag
     if tag == "dec":
         return Decimal(v)
     if tag == "dt":

@@ -245,12 +245,12 @@ class SinkWriter:
             self.buffer.add(topic, partition, offset, clock, usage=got.items,
                             dead_letters=got.dead_letters)  # fmt: skip
         elif topic == topics.budget_alerts:
-            got = decode_record(ALERTS, topic, partition, offset, value, now)
-            self.buffer.add(topic, partition, offset, clock, alerts=got.items,
-                            dead_letters=got.dead_letters)  # fmt: skip
+            alerts = decode_record(ALERTS, topic, partition, offset, value, now)
+            self.buffer.add(topic, partition, offset, clock, alerts=alerts.items,
+                            dead_letters=alerts.dead_letters)  # fmt: skip
         else:
-            got = decode_record(DEAD_LETTERS, topic, partition, offset, value, now)
-            letters = [item.message for item in got.items] + got.dead_letters
+            replayed = decode_record(DEAD_LETTERS, topic, partition, offset, value, now)
+            letters = [item.message for item in replayed.items] + replayed.dead_letters
             self.buffer.add(topic, partition, offset, clock, dead_letters=letters)
 
     def _buffer_config(self, config: ConfigTopic, partition: int, record: Any,

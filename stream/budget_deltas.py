@@ -19,6 +19,7 @@ from decimal import Decimal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from schemas import UNATTRIBUTED
 from schemas.budgets import BudgetScope
 from schemas.dead_letters import DeadLetter, ErrorKind
 from schemas.usage import EnrichedUsage
@@ -150,6 +151,7 @@ class SpendView(BaseModel):
     api_key_id: str = Field(min_length=1)
     team_id: str = ""
     owner_customer: str = ""
+    customer: str = ""
     cost: Decimal = Field(ge=0, allow_inf_nan=False)
     tokens: _Tokens = Field(default_factory=_Tokens)
 
@@ -158,12 +160,15 @@ _FAST = TypeAdapter(list[SpendView])
 
 
 def subjects_of(event: EnrichedUsage | SpendView) -> list[tuple[BudgetScope, str]]:
-    """Every budget subject an event is charged to, from the key binding (never from tags)."""
+    """Every budget subject an event is charged to: key, team and owner customer from the key
+    binding, and the ``customer:`` tag as the (alert-only) ``tag_customer`` subject."""
     subjects = [(BudgetScope.KEY, event.api_key_id)]
     if event.team_id:
         subjects.append((BudgetScope.TEAM, event.team_id))
     if event.owner_customer:
         subjects.append((BudgetScope.CUSTOMER, event.owner_customer))
+    if event.customer and event.customer != UNATTRIBUTED:
+        subjects.append((BudgetScope.TAG_CUSTOMER, event.customer))
     return subjects
 
 

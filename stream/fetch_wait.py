@@ -77,5 +77,5 @@ def limit_fetch_wait(max_wait_ms: int) -> None:
         )
         return consumer
 
-    create._meterline_fetch_wait = True  # type: ignore[attr-defined]
+    create._meterline_fetch_wait = True  # type: ignore[attr-defined]  # marks the patch as applied
     setattr(thread_class, FACTORY, create)

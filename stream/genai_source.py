@@ -75,6 +75,10 @@ class GenaiPriceSource:
             self._models[key] = found
         return found
 
+    def known_models(self) -> list[tuple[str, str]]:
+        """Every (provider id, model id) genai-prices has a price for."""
+        return [(str(p.id), str(m.id)) for p in self._snapshot.providers for m in p.models]
+
     def provider_for(self, model: str) -> str | None:
         """The provider genai-prices associates with ``model`` when none is given."""
         try:
@@ -85,9 +89,10 @@ class GenaiPriceSource:
 
     def __call__(self, provider: str, model: str, at: datetime) -> UnitPrice | None:
         day_key = (provider, model, at.date())
-        price = self._by_day.get(day_key, _MISSING)
-        if price is not _MISSING:
-            return price  # type: ignore[return-value]
+        try:
+            return self._by_day[day_key]
+        except KeyError:
+            pass
         found = self._model(provider, model)
         if found is None:
             return None

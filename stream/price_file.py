@@ -106,15 +106,23 @@ def _plain(node: yaml.Node) -> Any:
     return node.value
 
 
-def parse_price_text(text: str, source: str) -> list[PriceFileEntry]:
-    """Entries of a price file's text; ``source`` names it in errors and ``price_ref``."""
+def parse_price_text(
+    text: str, source: str, problems: list[PriceFileError] | None = None
+) -> list[PriceFileEntry]:
+    """Entries of a price file's text; ``source`` names it in errors and ``price_ref``.
+
+    A bad entry raises :class:`PriceFileError`, unless ``problems`` is given: then every bad
+    entry's error is appended to it and the good entries are returned (a file that is not a
+    list of prices at all still raises)."""
     try:
-        return _parse_price_text(text, source)
+        return _parse_price_text(text, source, problems)
     except RecursionError:
         raise PriceFileError(source, 0, "", "nested too deeply to be a price file") from None
 
 
-def _parse_price_text(text: str, source: str) -> list[PriceFileEntry]:
+def _parse_price_text(
+    text: str, source: str, problems: list[PriceFileError] | None
+) -> list[PriceFileEntry]:
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as exc:
@@ -136,28 +144,36 @@ def _parse_price_text(text: str, source: str) -> list[PriceFileEntry]:
     for index, node in enumerate(items.value):
         line = node.start_mark.line + 1
         data = _plain(node)
-        if not isinstance(data, dict):
-            raise PriceFileError(source, line, f"prices[{index}]", "expected a mapping")
         try:
-            entry = PriceFileEntry.model_validate(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            field_line = _field_line(node, str(first["loc"][0])) if first["loc"] else line
-            raise PriceFileError(
-                source, field_line, f"prices[{index}].{field}", first["msg"]
-            ) from exc
-        key = (entry.provider.lower(), entry.model.lower(), entry.effective_from)
-        if key in seen:
-            raise PriceFileError(
-                source,
-                line,
-                f"prices[{index}]",
-                f"same provider/model/effective_from as the entry on line {seen[key]}",
-            )
+            entry = _entry(node, data, source, index, line)
+            key = (entry.provider.lower(), entry.model.lower(), entry.effective_from)
+            if key in seen:
+                raise PriceFileError(
+                    source,
+                    line,
+                    f"prices[{index}]",
+                    f"same provider/model/effective_from as the entry on line {seen[key]}",
+                )
+        except PriceFileError as exc:
+            if problems is None:
+                raise
+            problems.append(exc)
+            continue
         seen[key] = line
         entries.append(entry)
     return entries
+
+
+def _entry(node: yaml.Node, data: Any, source: str, index: int, line: int) -> PriceFileEntry:
+    if not isinstance(data, dict):
+        raise PriceFileError(source, line, f"prices[{index}]", "expected a mapping")
+    try:
+        return PriceFileEntry.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        field_line = _field_line(node, str(first["loc"][0])) if first["loc"] else line
+        raise PriceFileError(source, field_line, f"prices[{index}].{field}", first["msg"]) from exc
 
 
 def _field_line(node: yaml.Node, field: str) -> int:
@@ -181,9 +197,12 @@ def price_file_label(name: str, text: str) -> str:
     return f"file:{name[:_NAME_IN_REF]}#sha256={digest}"
 
 
-def load_price_file(path: Path) -> list[PriceFileEntry]:
-    """Read and validate a price file. Raises :class:`PriceFileError` (also when unreadable)."""
-    return parse_price_text(_read(path), path.name)
+def load_price_file(
+    path: Path, problems: list[PriceFileError] | None = None
+) -> list[PriceFileEntry]:
+    """Read and validate a price file. Raises :class:`PriceFileError` (also when unreadable);
+    with ``problems``, bad entries are collected there instead (see ``parse_price_text``)."""
+    return parse_price_text(_read(path), path.name, problems)
 
 
 def build_price_book(path: Path | None, *, with_genai_prices: bool = True) -> PriceBook:

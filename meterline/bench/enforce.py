@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from meterline.bench.enforce_gateway import StaticFollower
 from meterline.bench.enforce_stats import max_in_window, max_overlap, percentile
@@ -87,7 +87,9 @@ def run_gateways(specs: list[dict[str, Any]], timeout_s: float) -> list[dict[str
         processes = [
             subprocess.Popen(
                 [sys.executable, "-m", "meterline.bench.enforce_gateway", json.dumps(spec)],
-                stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
             )
             for spec, log in zip(specs, logs, strict=True)
         ]
@@ -312,7 +314,9 @@ def _script_us(url: str) -> float:
 
     client = valkey.Valkey.from_url(url)
     try:
-        stats = client.info("commandstats").get("cmdstat_evalsha", {})
+        # valkey types every command for its sync and async clients alike; this one is sync.
+        info = cast(dict[str, Any], client.info("commandstats"))
+        stats = info.get("cmdstat_evalsha", {})
         return round(float(stats.get("usec_per_call", 0.0)), 1)
     finally:
         client.close()

@@ -18,12 +18,13 @@ import random
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from producers.budget_guard import GuardIndex
+from producers.budget_guard import GuardDecision, GuardIndex
 from producers.limits.backends import ValkeyBackend
 from producers.limits.errors import LimitExceeded
 from producers.limits.guard import LimitGuard
@@ -61,8 +62,16 @@ class StaticFollower:
                 ),
             )  # fmt: skip
 
-    def check(self, api_key_id: str, now: datetime | None = None):  # type: ignore[no-untyped-def]
+    def check(self, api_key_id: str, now: datetime | None = None) -> GuardDecision:
         return self.index.decide(api_key_id, now or datetime.now(UTC))
+
+
+Finish = Callable[[Decimal], Awaitable[None]]
+"""Settles one admitted call with its cost."""
+Admission = tuple[float, float, Finish]
+"""When the call was decided and admitted, and how to settle it."""
+Admit = Callable[[random.Random], Awaitable[Admission | None]]
+"""Asks the guard for one call: an admission, or None when refused."""
 
 
 @dataclass
@@ -81,7 +90,7 @@ def _cost(rng: random.Random, low: str, high: str) -> Decimal:
     return (lo + (hi - lo) * Decimal(rng.random())).quantize(Decimal("0.000001"))
 
 
-async def _caller(spec: dict[str, Any], n: int, admit, tally: Tally, end: float) -> None:  # type: ignore[no-untyped-def]
+async def _caller(spec: dict[str, Any], n: int, admit: Admit, tally: Tally, end: float) -> None:
     rng = random.Random(f"{spec.get('seed', 0)}-{n}")
     per_caller = spec.get("offered_per_s")
     next_at = time.time() + (rng.expovariate(per_caller) if per_caller else 0)
@@ -116,7 +125,7 @@ async def _run_limits(spec: dict[str, Any], tally: Tally) -> None:
     guard = LimitGuard(StaticFollower(spec), backend, fail_mode="closed")
     key = spec["key"]
 
-    async def admit(rng: random.Random):  # type: ignore[no-untyped-def]
+    async def admit(rng: random.Random) -> Admission | None:
         t0 = time.perf_counter_ns()
         try:
             ticket = guard.reserve(key, prompt_tokens=200, max_tokens=300,
@@ -153,7 +162,7 @@ async def _run_state_only(spec: dict[str, Any], tally: Tally) -> None:
     topic = Topics(spec["topic_prefix"]).usage_enriched
     key = spec["key"]
 
-    async def admit(rng: random.Random):  # type: ignore[no-untyped-def]
+    async def admit(rng: random.Random) -> Admission | None:
         t0 = time.perf_counter_ns()
         allowed = guard.check(key).allowed
         tally.decision_us.append((time.perf_counter_ns() - t0) / 1000)
@@ -181,7 +190,7 @@ async def _run_state_only(spec: dict[str, Any], tally: Tally) -> None:
         await guard.stop()
 
 
-async def _callers(spec: dict[str, Any], admit, tally: Tally) -> None:  # type: ignore[no-untyped-def]
+async def _callers(spec: dict[str, Any], admit: Admit, tally: Tally) -> None:
     await asyncio.sleep(max(0.0, float(spec.get("start_at", 0)) - time.time()))
     end = time.time() + float(spec["duration_s"])
     await asyncio.gather(

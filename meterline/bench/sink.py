@@ -14,12 +14,13 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from meterline.bench.data import enriched_events, keyed_batch_records
 from meterline.kafka_admin import create_topics
 from meterline.kafka_records import produce_records
 from schemas.topics import Topics
-from sinks.clickhouse import connect
+from sinks.clickhouse import Client, connect
 from sinks.config import SinkSettings
 from sinks.migrations import migrate
 from sinks.rows import USAGE, usage_row
@@ -30,7 +31,7 @@ from sinks.writer import SinkWriter
 __all__ = ["run_sink_bench"]
 
 
-def _raw_insert_rate(client, db: str, rows: list[list], batch_rows: int) -> float:  # type: ignore[no-untyped-def]
+def _raw_insert_rate(client: Client, db: str, rows: list[list[Any]], batch_rows: int) -> float:
     """clickhouse-connect's ``Client.insert`` of prepared rows (Native format)."""
     started = time.perf_counter()
     for i in range(0, len(rows), batch_rows):
@@ -39,7 +40,9 @@ def _raw_insert_rate(client, db: str, rows: list[list], batch_rows: int) -> floa
     return len(rows) / (time.perf_counter() - started)
 
 
-def _sink_format_insert_rate(client, db: str, rows: list[list], batch_rows: int) -> float:  # type: ignore[no-untyped-def]
+def _sink_format_insert_rate(
+    client: Client, db: str, rows: list[list[Any]], batch_rows: int
+) -> float:
     """The sink's own insert path (its encoder via ``raw_insert``) of prepared rows."""
     encoder = USAGE.encoder
     started = time.perf_counter()
@@ -50,7 +53,9 @@ def _sink_format_insert_rate(client, db: str, rows: list[list], batch_rows: int)
     return len(rows) / (time.perf_counter() - started)
 
 
-async def _sink_rate(settings: SinkSettings, client, events: int, timeout: float) -> dict:  # type: ignore[no-untyped-def]
+async def _sink_rate(
+    settings: SinkSettings, client: Client, events: int, timeout: float
+) -> dict[str, Any]:
     writer = SinkWriter(settings, ClickHouseStore(client, settings.clickhouse_database))
     stop = asyncio.Event()
     task = asyncio.create_task(writer.run(stop))
@@ -93,9 +98,7 @@ def run_sink_bench(
     records = keyed_batch_records(prepared)
     asyncio.run(create_topics(bootstrap, topics))
     progress(f"producing {len(records)} batch records")
-    asyncio.run(
-        produce_records(bootstrap, topics.usage_enriched, records, compression=compression)
-    )
+    asyncio.run(produce_records(bootstrap, topics.usage_enriched, records, compression=compression))
     tune_gc(batch_rows)  # as the sink process does; applies to the raw inserts alike
     with tempfile.TemporaryDirectory(prefix="meterline-bench-") as data_dir:
         url = f"chdb://{data_dir}"

@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+from collections.abc import Callable
 
 import click
+from aiokafka.errors import KafkaError
+from fastapi import HTTPException
 
+from meterline.budget_status import BudgetStatusRow
 from meterline.commands._reports import guarded, query_client, read_text
+from producers.config import ProducerSettings
+from reports.aliases import parse_aliases
 from reports.config import ReportSettings
 from reports.plans import parse_plans
+from schemas.topics import Topics
+
+
+def budget_status_reader() -> Callable[[], list[BudgetStatusRow]]:
+    """``/v1/budgets``: the budget topics read on each request (METERLINE_KAFKA_BOOTSTRAP)."""
+    settings = ProducerSettings()
+    topics = Topics(settings.topic_prefix)
+
+    def read() -> list[BudgetStatusRow]:
+        from meterline.budget_admin import read_budget_status
+
+        try:
+            return asyncio.run(read_budget_status(settings.kafka_bootstrap, topics))
+        except (KafkaError, OSError) as exc:
+            raise HTTPException(
+                status_code=503, detail=f"cannot reach the broker at {settings.kafka_bootstrap}"
+            ) from exc
+
+    return read
 
 
 @click.command()
@@ -44,10 +70,23 @@ def api(ctx: click.Context, host: str | None, port: int | None) -> None:
         if settings.report_plans_file
         else None
     )
+    aliases = (
+        guarded(parse_aliases, read_text(settings.report_aliases_file, "aliases file"))
+        if settings.report_aliases_file
+        else None
+    )
     bind_host = host or settings.report_api_host
     bind_port = settings.report_api_port if port is None else port
     with query_client(ctx) as (client, database):
-        app = create_app(client, database, token, plans, settings.report_api_max_body_bytes)
+        app = create_app(
+            client,
+            database,
+            token,
+            plans,
+            max_body_bytes=settings.report_api_max_body_bytes,
+            aliases=aliases,
+            budget_status=budget_status_reader(),
+        )
         click.echo(f"report API on http://{bind_host}:{bind_port} (docs: /docs)", err=True)
         if settings.report_api_token is None:
             click.echo(

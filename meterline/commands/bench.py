@@ -195,3 +195,14 @@ def enforce(quick: bool, state_only: bool, bootstrap: str | None, as_json: bool)
             config, bootstrap=servers, progress=lambda line: click.echo(f"... {line}", err=True)
         )
     _emit(result, as_json)
+
+
+@bench.command("rerate")
+@click.option("--events", default=1_000_000, show_default=True, help="Events to store.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def rerate(events: int, as_json: bool) -> None:
+    """Re-rate a stored month of events with a changed price file: events/s, and exact (the
+    per-event differences add up to new − old total; the rollup equals the base table)."""
+    from meterline.bench.rerate import run_rerate_bench
+
+    _emit(run_rerate_bench(events, lambda m: click.echo(f"... {m}", err=True)), as_json)

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import socket
 from collections.abc import Coroutine
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import click
@@ -11,12 +14,18 @@ from aiokafka.errors import KafkaError
 from meterline.budget_admin import (
     PolicyInputError,
     build_policy,
+    default_action,
     delete_policy,
     list_policies,
     put_policy,
+    read_budget_status,
+    unbound_customer_warning,
 )
+from meterline.budget_status import BudgetStatusRow
 from meterline.commands._config import print_history
 from producers.config import ProducerSettings
+from reports.money_format import money_text
+from reports.render import jsonable, table_text
 from schemas.budgets import BudgetAction, BudgetPolicy, BudgetScope, BudgetUnit, BudgetWindow
 from schemas.topics import Topics
 
@@ -49,7 +58,8 @@ def budgets() -> None:
 @budgets.command("set")
 @click.option(
     "--scope", type=click.Choice([s.value for s in BudgetScope]), required=True,
-    help="What the cap applies to: an api key, a team, or the customer owning the key.",
+    help="What the cap applies to: an api key, a team, the customer owning the key (customer), "
+    "or a customer: tag on shared keys (tag_customer, alert-only).",
 )  # fmt: skip
 @click.option("--subject", required=True, help="The key id, team id or customer id.")
 @click.option("--limit", "limit", required=True, help="The cap, e.g. 10 or 12.50 (exact decimal).")
@@ -65,8 +75,9 @@ def budgets() -> None:
     help="Soft alert thresholds in percent, comma-separated ('' for none); 100 % always alerts.",
 )  # fmt: skip
 @click.option(
-    "--action", type=click.Choice([a.value for a in BudgetAction]), default="block",
-    show_default=True, help="At 100 %: block the subject's keys at every gateway, or only alert.",
+    "--action", type=click.Choice([a.value for a in BudgetAction]), default=None,
+    help="At 100 %: block the subject's keys at every gateway, or only alert "
+    "[default: block; alert for tag_customer, which never blocks].",
 )  # fmt: skip
 @click.option(
     "--max-call-cost", default=None,
@@ -81,12 +92,17 @@ def set_(
     unit: str,
     window: str,
     thresholds: str,
-    action: str,
+    action: str | None,
     max_call_cost: str | None,
     policy_id: str | None,
 ) -> None:
-    """Create or replace a budget policy."""
+    """Create or replace a budget policy.
+
+    A customer budget follows the customer that owns the key (meterline keys bind ...
+    --customer); it warns when no key is bound to that customer yet.
+    """
     bootstrap, topics = _settings()
+    action = action or default_action(scope)
     try:
         policy = build_policy(
             policy_id=policy_id or f"{scope}:{subject}:{window}",
@@ -103,21 +119,78 @@ def set_(
         raise click.UsageError(f"invalid policy: {exc}") from exc
     _run(put_policy(bootstrap, topics, policy), bootstrap)
     click.echo(f"set {policy.policy_id}: {_describe(policy)}")
+    if policy.scope is BudgetScope.CUSTOMER:
+        from meterline.key_bindings import list_bindings
+
+        try:
+            bindings = asyncio.run(list_bindings(bootstrap, topics.keys))
+        except (KafkaError, OSError, TimeoutError, LookupError) as exc:
+            click.echo(f"warning: could not read the key bindings to check: {exc}", err=True)
+            return
+        warning = unbound_customer_warning(policy, bindings)
+        if warning:
+            click.echo(warning, err=True)
 
 
 @budgets.command("list")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--json", "as_json", is_flag=True, help="The policies, one JSON object per line.")
 def list_(as_json: bool) -> None:
-    """Print the current policies."""
+    """Print the current policies with where each stands (as `budgets status`)."""
     bootstrap, topics = _settings()
-    policies = _run(list_policies(bootstrap, topics), bootstrap)
-    if not policies and not as_json:
-        click.echo("no budget policies")
-    for policy in policies:
-        if as_json:
+    if as_json:
+        for policy in _run(list_policies(bootstrap, topics), bootstrap):
             click.echo(policy.model_dump_json())
-        else:
-            click.echo(f"{policy.policy_id:40} {_describe(policy)}")
+        return
+    _print_status(_run(read_budget_status(bootstrap, topics), bootstrap))
+
+
+@budgets.command("status")
+@click.argument("subject", required=False)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def status(subject: str | None, as_json: bool) -> None:
+    """Spend, limit, %, state, reset time and last alert of every policy (or of the policies
+    whose subject or id is SUBJECT), most used first. State is the stream's: ok, warning
+    (a soft threshold crossed), exceeded, or "no spend yet"."""
+    bootstrap, topics = _settings()
+    rows = _run(read_budget_status(bootstrap, topics), bootstrap)
+    if subject is not None:
+        rows = [r for r in rows if subject in (r.subject, r.policy_id)]
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(jsonable(row)))
+        return
+    _print_status(rows)
+
+
+def _amount(value: Decimal, unit: str) -> str:
+    return money_text(value) if unit == BudgetUnit.USD else format(value.normalize(), "f")
+
+
+def _print_status(rows: list[BudgetStatusRow]) -> None:
+    if not rows:
+        click.echo("no budget policies (add one: meterline budgets set --help)")
+        return
+    table = [
+        {
+            "policy": r.policy_id,
+            "subject": f"{r.scope} {r.subject}",
+            "window": r.window,
+            "action": r.action,
+            "spend": _amount(r.spend, r.unit),
+            "limit": f"{_amount(r.limit, r.unit)} {r.unit}",
+            "used": f"{r.percent} %",
+            "state": r.state,
+            "resets_at": r.resets_at.strftime("%Y-%m-%d %H:%M UTC") if r.resets_at else "-",
+            "last_alert": r.last_alert or "-",
+        }
+        | (
+            {"reserves_per_call": "-" if r.max_call_cost is None else money_text(r.max_call_cost)}
+            if any(row.max_call_cost is not None for row in rows)
+            else {}
+        )
+        for r in rows
+    ]
+    click.echo(table_text(table))
 
 
 @budgets.command("delete")
@@ -178,23 +251,74 @@ def notify() -> None:
     click.echo(f"stopped: {notifier.sent} alerts delivered in {notifier.attempts} attempts")
 
 
+UNREACHABLE_EXIT = 4
+"""``budgets check`` exit status when the broker cannot be reached (0 allowed, 3 blocked)."""
+
+
+def _reachable(bootstrap: str, timeout: float) -> bool:
+    """Whether any bootstrap server accepts a TCP connection within ``timeout`` seconds."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
 @budgets.command("check")
 @click.argument("api_key_id")
 def check(api_key_id: str) -> None:
-    """Ask a BudgetGuard (as a gateway would) whether API_KEY_ID may make a call now.
+    """Ask a BudgetGuard (as a gateway would) whether API_KEY_ID may make a call now, and show
+    the budgets over the key, its team and its owner customer.
 
-    Exits 0 when allowed, 3 when blocked.
+    Exits 0 when allowed, 3 when blocked, 4 when the broker cannot be reached within
+    METERLINE_GUARD_START_TIMEOUT_S (the answer would then be a guess).
     """
     from producers.config import GuardSettings
     from producers.guard_sync import SyncBudgetGuard
 
-    with SyncBudgetGuard(GuardSettings()) as guard:
+    settings = GuardSettings()
+    unreachable = (
+        f"cannot reach the broker at {settings.kafka_bootstrap}: budget state unknown (a "
+        f"gateway would answer by its fail mode, {settings.guard_fail_mode}). Is `meterline up` "
+        "running?"
+    )
+    if not _reachable(settings.kafka_bootstrap, min(2.0, settings.guard_start_timeout_s)):
+        click.echo(unreachable, err=True)
+        raise SystemExit(UNREACHABLE_EXIT)
+    with SyncBudgetGuard(settings) as guard:
         if not guard.available:
-            click.echo("warning: budget state unavailable; answering by the fail mode", err=True)
+            click.echo(unreachable, err=True)
+            raise SystemExit(UNREACHABLE_EXIT)
         decision = guard.check(api_key_id)
     if decision.allowed:
         click.echo(f"allowed {api_key_id}")
+    else:
+        until = f" until {decision.blocked_until.isoformat()}" if decision.blocked_until else ""
+        click.echo(f"blocked {api_key_id}{until}: {decision.reason}")
+    _print_key_budgets(api_key_id, settings.kafka_bootstrap, Topics(settings.topic_prefix))
+    if not decision.allowed:
+        raise SystemExit(3)
+
+
+def _print_key_budgets(api_key_id: str, bootstrap: str, topics: Topics) -> None:
+    from meterline.key_bindings import list_bindings
+
+    try:
+        bindings = asyncio.run(list_bindings(bootstrap, topics.keys))
+        rows = asyncio.run(read_budget_status(bootstrap, topics))
+    except (KafkaError, OSError, TimeoutError, LookupError) as exc:
+        click.echo(f"(budget status unavailable: {exc})", err=True)
         return
-    until = f" until {decision.blocked_until.isoformat()}" if decision.blocked_until else ""
-    click.echo(f"blocked {api_key_id}{until}: {decision.reason}")
-    raise SystemExit(3)
+    binding = next((b for b in bindings if b.api_key_id == api_key_id), None)
+    subjects = {(BudgetScope.KEY.value, api_key_id)}
+    if binding is not None:
+        subjects |= {(BudgetScope.TEAM.value, binding.team_id),
+                     (BudgetScope.CUSTOMER.value, binding.owner_customer)}  # fmt: skip
+    mine = [r for r in rows if (r.scope, r.subject) in subjects]
+    if mine:
+        _print_status(mine)
+    else:
+        click.echo(f"no budget covers {api_key_id}, its team or its owner customer")

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from aiokafka.errors import KafkaError
 from pydantic import BaseModel
 
 from meterline.commands._config import store_client
-from meterline.config_changes import Change, publish_changes, read_compacted
+from meterline.config_changes import Change, TopicRecord, publish_changes, read_compacted
 from meterline.config_file import MAX_FILE_BYTES, ConfigFileError, parse_config_file
 from meterline.config_file import render_config_file as render
 from meterline.config_store import current_config
 from schemas.codec import encode_one
 from schemas.config import CONFIG_TOPICS, config_topic
 from schemas.topics import Topics
+
+T = TypeVar("T")
 
 
 def _kafka() -> tuple[str, Topics]:
@@ -27,7 +31,7 @@ def _kafka() -> tuple[str, Topics]:
     return settings.kafka_bootstrap, Topics(settings.topic_prefix)
 
 
-def _run(coro, bootstrap: str):  # type: ignore[no-untyped-def]
+def _run(coro: Coroutine[Any, Any, T], bootstrap: str) -> T:
     try:
         return asyncio.run(coro)
     except (KafkaError, OSError, TimeoutError, LookupError) as exc:
@@ -125,7 +129,7 @@ def import_(file: Path, dry_run: bool) -> None:
         click.echo(f"{entry.kind}: {total} in file, {len(changes)} {verb}")
 
 
-def _same(record, value: BaseModel) -> bool:  # type: ignore[no-untyped-def]
+def _same(record: TopicRecord | None, value: BaseModel) -> bool:
     """True when the topic already holds ``value`` (``updated_at`` aside)."""
     if record is None or record.value is None:
         return False

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import click
 from aiokafka.errors import KafkaError
@@ -17,13 +19,15 @@ from meterline.key_bindings import (
 from schemas.topics import Topics
 from stream.config import StreamSettings
 
+T = TypeVar("T")
+
 
 def _topic_and_bootstrap() -> tuple[str, str]:
     settings = StreamSettings()
     return Topics(settings.topic_prefix).keys, settings.kafka_bootstrap
 
 
-def _run(coro, bootstrap: str):  # type: ignore[no-untyped-def]
+def _run(coro: Coroutine[Any, Any, T], bootstrap: str) -> T:
     try:
         return asyncio.run(coro)
     except (KafkaError, OSError, TimeoutError, LookupError) as exc:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
-from producers.config import ProducerSettings
+from producers.config import GuardSettings, ProducerSettings
 
 
 def _keys(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
@@ -50,6 +50,12 @@ def _keys(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...])
     help="API key ids the customers share round-robin (comma-separated or repeated); "
     "default: one key per customer, key-<customer>.",
 )
+@click.option(
+    "--no-guard",
+    is_flag=True,
+    help="Do not ask the budget guard before each call (by default a call a gateway would "
+    "refuse is not made, and refusals are reported).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the final counts as one JSON object.")
 def simulate(
     customers: int,
@@ -58,13 +64,17 @@ def simulate(
     seed: int | None,
     start: datetime | None,
     keys: tuple[str, ...],
+    no_guard: bool,
     as_json: bool,
 ) -> None:
     """Publish realistic simulated gateway traffic through the real producer.
 
     A long tail of small customers and a few heavy ones, several features and models, streamed
-    and failed calls, and retries that reuse the event id. The broker and topic prefix come
-    from METERLINE_KAFKA_BOOTSTRAP and METERLINE_TOPIC_PREFIX.
+    and failed calls, and retries that reuse the event id. Like a gateway, each call first asks
+    the budget guard; a blocked key's calls are refused (not made, not recorded) and counted
+    (--no-guard skips the guard). The broker and topic prefix come from
+    METERLINE_KAFKA_BOOTSTRAP and METERLINE_TOPIC_PREFIX. Ctrl-C stops early; what was
+    recorded is still delivered (or spooled).
     """
     import random
 
@@ -83,7 +93,10 @@ def simulate(
         err=True,
     )
 
+    last: list[Progress] = []
+
     def report(p: Progress) -> None:
+        last[:] = [p]
         click.echo(
             f"  {p.elapsed_s:6.1f} s  {p.recorded}/{p.total} events recorded, {p.sent} sent",
             err=True,
@@ -93,23 +106,36 @@ def simulate(
         profile = TrafficProfile(customers=customers, keys=keys)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
-    result = asyncio.run(
-        run_simulation(
-            profile,
-            seed=seed,
-            start=first,
-            rate=rate,
-            duration_s=duration,
-            settings=settings,
-            on_progress=report,
+    try:
+        result = asyncio.run(
+            run_simulation(
+                profile,
+                seed=seed,
+                start=first,
+                rate=rate,
+                duration_s=duration,
+                settings=settings,
+                on_progress=report,
+                guard_settings=None if no_guard else GuardSettings(),
+            )
         )
-    )
+    except KeyboardInterrupt:
+        done = f"{last[0].recorded} of {total} events recorded" if last else "early"
+        click.echo(
+            f"interrupted: {done}; those were flushed to the broker (or kept in the spool "
+            f"{settings.spool_dir} for the next start). Same --seed and --start replay them.",
+            err=True,
+        )
+        raise SystemExit(130) from None
     counts = {"seed": seed, "start": first.isoformat(), **result.as_dict()}
     if as_json:
         click.echo(json.dumps(counts))
     else:
         for key, value in counts.items():
             click.echo(f"{key:16} {value}")
+    if result.refused:
+        for key, n in result.refused.most_common(5):
+            click.echo(f"refused {n} call(s) of {key}: {result.refusal_reasons[key]}", err=True)
     if not result.delivered:
         click.echo(
             f"warning: the broker did not take every event; the rest is in the spool "

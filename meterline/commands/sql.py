@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 import click
 
@@ -64,7 +66,7 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _print(columns, rows, fmt: str) -> None:  # type: ignore[no-untyped-def]
+def _print(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> None:
     if fmt == "csv":
         writer = csv.writer(sys.stdout)
         writer.writerow(safe_row(list(columns)))

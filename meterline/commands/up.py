@@ -3,6 +3,7 @@ from __future__ import annotations
 import secrets
 import signal
 import threading
+from pathlib import Path
 
 import click
 
@@ -14,11 +15,18 @@ from stream.config import BudgetStreamSettings, StreamSettings
 
 @click.command()
 @click.option(
+    "--plans",
+    "plans_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Plans YAML for the API's /v1/invoices [default: METERLINE_REPORT_PLANS_FILE].",
+)
+@click.option(
     "--drain-timeout", default=60.0, show_default=True, type=click.FloatRange(min=0),
     help="On Ctrl-C, wait at most this many seconds for the stream and the sink to consume "
     "everything on the broker before stopping it.",
 )  # fmt: skip
-def up(drain_timeout: float) -> None:
+def up(plans_path: Path | None, drain_timeout: float) -> None:
     """Run the local stack in the foreground until Ctrl-C.
 
     Starts a Tansu broker on METERLINE_KAFKA_BOOTSTRAP when nothing answers there (a 127.0.0.1
@@ -54,6 +62,9 @@ def up(drain_timeout: float) -> None:
         say=click.echo,
         api_port=report_settings.report_api_port,
         api_token=token,
+        extra_env=(
+            {"METERLINE_REPORT_PLANS_FILE": str(plans_path.resolve())} if plans_path else {}
+        ),
         stream_app_id=stream_settings.stream_app_id,
         budget_late_grace_s=BudgetStreamSettings().budget_late_grace_s,
     )

@@ -13,11 +13,12 @@ import asyncio
 import json
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import click
 from aiokafka import AIOKafkaProducer
@@ -42,6 +43,11 @@ from producers.budget_guard import BudgetGuard
 from producers.config import GuardSettings, ProducerSettings
 from producers.producer import UsageProducer
 from reports import (
+    CostReport,
+    FeatureUnitCost,
+    Invoice,
+    MarginReport,
+    Reconciliation,
     build_invoices,
     cost_report,
     feature_report,
@@ -51,7 +57,8 @@ from reports import (
     parse_revenue,
     reconcile,
 )
-from reports.render import cost_rows, feature_rows, margin_rows, table_text
+from reports.money_format import money_plain
+from reports.render import MONEY_COLUMNS, cost_rows, feature_rows, margin_rows, table_text
 from stream.genai_source import GenaiPriceSource
 
 __all__ = ["run_demo"]
@@ -159,8 +166,9 @@ async def _play_day(
             due = began + (event.occurred_at - scenario.start).total_seconds() / day * (
                 TRAFFIC_WALL_SECONDS
             )
-            if (ahead := due - time.monotonic()) > 0.002:
-                await asyncio.sleep(ahead)
+            # Always yield: a loop running behind schedule would otherwise never let the guard's
+            # follower read the block the stream has published.
+            await asyncio.sleep(max(due - time.monotonic(), 0))
             decision = guard.check(event.api_key_id)
             if not decision.allowed:
                 outcome.refused += 1
@@ -285,7 +293,8 @@ def run_demo(as_json: bool = False, root: Path = DEMO_ROOT) -> dict:
                 invoice.model_dump_json(indent=2)
             )
 
-    result = {
+    problems = list(ledger.problems)
+    result: dict[str, Any] = {
         "period": period.label,
         "calls": len(scenario.events),
         "recorded": outcome.recorded,
@@ -319,7 +328,7 @@ def run_demo(as_json: bool = False, root: Path = DEMO_ROOT) -> dict:
             for i in invoices
         ],
         "reconciled": ledger.reconciled,
-        "reconciliation_problems": list(ledger.problems),
+        "reconciliation_problems": problems,
         "margins": [
             {
                 "customer": r.customer,
@@ -337,7 +346,7 @@ def run_demo(as_json: bool = False, root: Path = DEMO_ROOT) -> dict:
         "elapsed_s": round(time.monotonic() - started, 1),
     }
     if alerts_seen < 3:
-        result["reconciliation_problems"].append("expected 3 acme alerts, saw " + str(alerts_seen))
+        problems.append("expected 3 acme alerts, saw " + str(alerts_seen))
     if as_json:
         click.echo(json.dumps(result))
         return result
@@ -345,12 +354,22 @@ def run_demo(as_json: bool = False, root: Path = DEMO_ROOT) -> dict:
     return result
 
 
-def _print_story(result, costs, features, alerts, invoices, ledger, margins, stack, root) -> None:  # type: ignore[no-untyped-def]
+def _print_story(
+    result: dict[str, Any],
+    costs: CostReport,
+    features: Sequence[FeatureUnitCost],
+    alerts: Sequence[Sequence[Any]],
+    invoices: Sequence[Invoice],
+    ledger: Reconciliation,
+    margins: MarginReport,
+    stack: LocalStack,
+    root: Path,
+) -> None:
     echo = click.echo
     echo(f"== What each customer cost us in {result['period']} (sums exactly to TOTAL) ==")
-    echo(table_text(cost_rows(costs), ("cost", "computed_cost")))
+    echo(table_text(cost_rows(costs), MONEY_COLUMNS))
     echo("\n== Cost versus usage per feature (the quietly expensive one is marked) ==")
-    echo(table_text(feature_rows(features)))
+    echo(table_text(feature_rows(features), MONEY_COLUMNS))
     echo("\n== Budget alerts that fired (each exactly once) ==")
     for policy_id, subject, threshold, spend, limit, event_id, occurred_at in alerts:
         echo(
@@ -374,22 +393,29 @@ def _print_story(result, costs, features, alerts, invoices, ledger, margins, sta
     echo("\n== Reconciliation ==")
     facts = ledger.ledger
     echo(
-        f"  sum of customer costs {facts.customer_cost_sum} == total metered {facts.total_cost}: "
+        f"  sum of customer costs {money_plain(facts.customer_cost_sum)} == total metered "
+        f"{money_plain(facts.total_cost)}: "
         f"{'OK' if facts.customer_cost_sum == facts.total_cost else 'MISMATCH'}"
     )
     echo(
         f"  events {facts.events}, duplicates collapsed {facts.rows_stored - facts.events}, "
         f"unattributed {facts.unattributed_events}, unpriced {facts.unpriced_events}, "
-        f"dead letters {facts.dead_letters} {dict(facts.dead_letters_by_kind)}"
+        f"dead letters {facts.dead_letters}"
+        + "".join(f", {kind} {n}" for kind, n in facts.dead_letters_by_kind.items())
     )
     echo(f"  reconciled: {'YES' if ledger.reconciled else 'NO — ' + '; '.join(ledger.problems)}")
     echo(f"\n== Gross margin per account (revenue from {root / 'revenue.csv'}) ==")
     rows = margin_rows(margins)
-    shown = rows[:MARGIN_ROWS_SHOWN] + ([rows[-1]] if len(rows) > MARGIN_ROWS_SHOWN else [])
+    # The biggest accounts (by cost to serve), in the report's order: worst margin first.
+    accounts, total = rows[:-1], rows[-1]
+    by_cost = sorted(accounts, key=lambda r: r["cost"], reverse=True)
+    biggest = {id(r) for r in by_cost[:MARGIN_ROWS_SHOWN]}
+    shown = [r for r in accounts if id(r) in biggest] + [total]
     echo(table_text(shown, ("revenue", "cost", "margin")))
     if len(rows) > MARGIN_ROWS_SHOWN + 1:
         echo(
-            f"  ({len(rows) - MARGIN_ROWS_SHOWN - 1} more accounts above the total line; "
+            f"  (the {MARGIN_ROWS_SHOWN} biggest accounts by cost; "
+            f"{len(rows) - MARGIN_ROWS_SHOWN - 1} more in the total; "
             "`meterline margin` lists all)"
         )
     if margins.cost_without_revenue:
@@ -403,5 +429,5 @@ def _print_story(result, costs, features, alerts, invoices, ledger, margins, sta
         f'meterline sql "SELECT customer, sum(cost) FROM {stack.database}.usage_events FINAL '
         'GROUP BY customer ORDER BY 2 DESC"'
     )
-    echo("  Run the stack yourself: meterline up   (then meterline report cost --from … --to …)")
+    echo("  Run the stack yourself: meterline up   (then meterline report cost: this month)")
     echo(f"\ndemo finished in {result['elapsed_s']} s")

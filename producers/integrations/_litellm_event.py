@@ -63,9 +63,11 @@ def key_identity(
     if mode == "alias" and key_alias and _usable(key_alias):
         return key_alias
     if key_hash:
-        return key_hash if _SHA256_HEX.fullmatch(key_hash) else hashlib.sha256(
-            key_hash.encode("utf-8", "surrogatepass")
-        ).hexdigest()
+        return (
+            key_hash
+            if _SHA256_HEX.fullmatch(key_hash)
+            else hashlib.sha256(key_hash.encode("utf-8", "surrogatepass")).hexdigest()
+        )
     return anonymous
 
 

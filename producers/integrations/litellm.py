@@ -107,16 +107,24 @@ class MeterlineCallback(CustomLogger):
 
     # -- metering -------------------------------------------------------------------------------
 
-    def log_success_event(self, kwargs, response_obj, start_time, end_time):  # type: ignore[no-untyped-def]
+    def log_success_event(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
         self._meter(kwargs)
 
-    def log_failure_event(self, kwargs, response_obj, start_time, end_time):  # type: ignore[no-untyped-def]
+    def log_failure_event(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
         self._meter(kwargs)
 
-    async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):  # type: ignore[no-untyped-def]
+    async def async_log_success_event(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
         await self._ameter(kwargs)
 
-    async def async_log_failure_event(self, kwargs, response_obj, start_time, end_time):  # type: ignore[no-untyped-def]
+    async def async_log_failure_event(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
         await self._ameter(kwargs)
 
     async def _ameter(self, kwargs: dict[str, Any]) -> None:
@@ -157,7 +165,9 @@ class MeterlineCallback(CustomLogger):
 
     # -- budgets --------------------------------------------------------------------------------
 
-    async def async_pre_call_hook(self, user_api_key_dict, cache, data, call_type):  # type: ignore[no-untyped-def]
+    async def async_pre_call_hook(
+        self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: Any
+    ) -> None:
         """Refuse a call of a blocked key with HTTP 429 before any provider is called."""
         # Building the guard may wait for it to load budget state; keep that off the event loop.
         guard = self._guard if self._guard_loaded else await asyncio.to_thread(self.guard)

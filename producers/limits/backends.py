@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 from producers.config import GuardSettings
 from producers.limits._lua import RESERVE, SETTLE
@@ -66,6 +66,10 @@ class InProcessBackend:
         pass
 
 
+ScriptArg = str | int | float
+"""What a Lua script argument may be (valkey encodes each to bytes)."""
+
+
 def _retry(seconds: bytes | str) -> float:
     value = float(seconds)
     return max(MIN_RETRY_S, float(int(value) + (value > int(value))))
@@ -100,8 +104,9 @@ class ValkeyBackend:
         """Connect and load both scripts now, so the first decision is one round trip."""
         try:
             self.client.ping()
-            self._reserve.sha = self.client.script_load(RESERVE)
-            self._settle.sha = self.client.script_load(SETTLE)
+            # valkey types every command for its sync and async clients alike; this one is sync.
+            self._reserve.sha = cast(str, self.client.script_load(RESERVE))
+            self._settle.sha = cast(str, self.client.script_load(SETTLE))
         except self._errors as exc:
             raise LimitsUnavailable(f"limits backend unreachable: {exc}") from exc
 
@@ -115,7 +120,7 @@ class ValkeyBackend:
 
     def reserve(self, ask: Ask) -> Admitted | Refusal:
         keys: list[str] = []
-        args: list[object] = [ask.call_id, ask.tokens, len(ask.rates), len(ask.budgets)]
+        args: list[ScriptArg] = [ask.call_id, ask.tokens, len(ask.rates), len(ask.budgets)]
         for r in ask.rates:
             keys += self._rate_keys(r.key)
             args += [_none(r.rpm), _none(r.tpm), _none(r.max_parallel), r.lease_s]
@@ -136,11 +141,11 @@ class ValkeyBackend:
             detail = budget_detail(b, int(answer[4]), int(answer[5]))
             return Refusal("budget", b.subject, retry, detail)
         r = ask.rates[index]
-        return Refusal(kind, r.subject, retry, rate_detail(kind, r, ask.tokens))  # type: ignore[arg-type]
+        return Refusal(kind, r.subject, retry, rate_detail(kind, r, ask.tokens))
 
     def settle(self, settle: Settle) -> bool:
         keys = [f"{self.prefix}s:{settle.call_id}"]
-        args: list[object] = [
+        args: list[ScriptArg] = [
             settle.call_id,
             settle.tokens,
             len(settle.rate_keys),

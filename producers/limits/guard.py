@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypedDict, Unpack
 
 from producers.budget_guard import GuardDecision, GuardIndex
 from producers.limits.backends import LimitBackend
@@ -43,10 +43,22 @@ class Following(Protocol):
     """What the guard reads from a ``BudgetGuard`` (or ``SyncBudgetGuard``) that follows the
     compacted topics: the stream's blocks, key bindings, limits and policies."""
 
-    index: GuardIndex
-    limits: LimitIndex
+    @property
+    def index(self) -> GuardIndex: ...
+    @property
+    def limits(self) -> LimitIndex: ...
 
     def check(self, api_key_id: str, now: datetime | None = None) -> GuardDecision: ...
+
+
+class Call(TypedDict, total=False):
+    """What ``admit`` passes on to ``reserve`` about one call."""
+
+    prompt_tokens: int | None
+    messages: object
+    max_tokens: int | None
+    max_cost: Decimal | None
+    call_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,19 +179,19 @@ class LimitGuard:
         return len(self._pending)
 
     @contextlib.contextmanager
-    def admit(self, api_key_id: str, **call: object) -> Iterator[Admission]:
+    def admit(self, api_key_id: str, **call: Unpack[Call]) -> Iterator[Admission]:
         """Reserve (raising ``LimitExceeded``), run the body, settle with what the body
         reported through ``Admission.usage`` (nothing reported: zero, e.g. a failed call)."""
-        admission = Admission(self, self.reserve(api_key_id, **call))  # type: ignore[arg-type]
+        admission = Admission(self, self.reserve(api_key_id, **call))
         try:
             yield admission
         finally:
             admission.close()
 
     @contextlib.asynccontextmanager
-    async def aadmit(self, api_key_id: str, **call: object) -> AsyncIterator[Admission]:
+    async def aadmit(self, api_key_id: str, **call: Unpack[Call]) -> AsyncIterator[Admission]:
         """``admit`` for async code (decisions are in memory or one short round trip)."""
-        admission = Admission(self, self.reserve(api_key_id, **call))  # type: ignore[arg-type]
+        admission = Admission(self, self.reserve(api_key_id, **call))
         try:
             yield admission
         finally:

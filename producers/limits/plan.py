@@ -52,8 +52,10 @@ def window_of(window: BudgetWindow, now: datetime) -> tuple[float, str, float]:
     if window in _ROLLING_S:
         return float(_ROLLING_S[window]), "", 0.0
     start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(
-        month=start.month + 1
+    end = (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
     )
     return 0.0, f"@{start:%Y-%m}", end.timestamp()
 

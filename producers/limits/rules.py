@@ -303,24 +303,24 @@ class Counters:
             counter.prune(now)
             if ask.call_id in counter.tokens:
                 return None  # already admitted: a retried reserve
-        for b, counter in budgets:
-            counter.prune(now, b.window_s)
-            if ask.call_id in counter.reservations:
+        for b, budget in budgets:
+            budget.prune(now, b.window_s)
+            if ask.call_id in budget.reservations:
                 return None
         for r, counter in rates:
             refusal = counter.check(r, ask.tokens, now)
             if refusal is not None:
                 return refusal
-        for b, counter in budgets:
-            refusal = counter.check(b, now)
+        for b, budget in budgets:
+            refusal = budget.check(b, now)
             if refusal is not None:
                 return refusal
         for r, counter in rates:
             counter.admit(r, ask.call_id, ask.tokens, now)
             self.rates[r.key] = counter
-        for b, counter in budgets:
-            counter.admit(b, ask.call_id, now)
-            self.budgets[b.key] = counter
+        for b, budget in budgets:
+            budget.admit(b, ask.call_id, now)
+            self.budgets[b.key] = budget
         return None
 
     def settle(self, settle: Settle, now: float) -> bool:

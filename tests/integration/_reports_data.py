@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from sinks.ddl import BUDGET_ALERTS, DEAD_LETTERS, USAGE_EVENT_COLUMNS, USAGE_EVENTS
+from sinks.ddl_ratings import USAGE_EVENTS_RATING_COLUMNS, USAGE_RATINGS
 
 HOSTILE = "o'brien\"; DROP TABLE usage_events; -- ünï🙂"
 
@@ -15,7 +16,8 @@ _ENRICHED = datetime(2026, 12, 1, 1, tzinfo=UTC)
 
 
 def create_tables(client: Any, db: str) -> None:
-    for ddl in (USAGE_EVENTS, DEAD_LETTERS, BUDGET_ALERTS):
+    for ddl in (USAGE_EVENTS, DEAD_LETTERS, BUDGET_ALERTS, *USAGE_EVENTS_RATING_COLUMNS,
+                USAGE_RATINGS):  # fmt: skip
         client.command(ddl.format(db=db))
     # Keep unmerged duplicates unmerged, so FINAL (not a lucky merge) is what collapses them.
     client.command(f"SYSTEM STOP MERGES {db}.usage_events")

@@ -132,3 +132,55 @@ def test_deleting_a_policy_unblocks_and_bad_records_become_dead_letters(
     ]
     assert "event_id" in letters[0].reason
     assert "Traceback" not in (tmp_path / "worker.log").read_text()
+
+
+def test_a_tag_customer_on_a_shared_key_alerts_but_never_blocks(tansu, topics, tmp_path) -> None:
+    bootstrap = tansu.bootstrap
+    policy = build_policy(policy_id="tag-c1", scope="tag_customer", subject="cust-0001",
+                          limit="5", action="alert")  # fmt: skip
+    run(put_policy(bootstrap, topics, policy))
+    worker = StreamWorker(
+        bootstrap=bootstrap,
+        topic_prefix=topics.prefix,
+        data_dir=tmp_path / "data",
+        log_path=tmp_path / "worker.log",
+    )
+    calls = [enriched("shared", cost).model_copy(update={"customer": "cust-0001"})
+             for cost in ("3", "4")]  # fmt: skip
+    other = enriched("shared", "50").model_copy(update={"customer": "cust-0002"})
+    with worker, GuardProcess(bootstrap=bootstrap, topic_prefix=topics.prefix) as guard:
+        run(produce_enriched(bootstrap, topics.usage_enriched, [calls[0], other]))
+        run(produce_enriched(bootstrap, topics.usage_enriched, [calls[1]]))
+        settled = stream_settled(bootstrap, topics.prefix,
+                                 [topics.usage_enriched, topics.budget_deltas])  # fmt: skip
+        alerts = run(read_alerts(bootstrap, topics.budget_alerts, until=3, settled=settled))
+        assert [(a.subject, a.threshold, a.spend) for a in alerts] == [
+            ("cust-0001", 50, Decimal("3")),
+            ("cust-0001", 80, Decimal("7")),
+            ("cust-0001", 100, Decimal("7")),
+        ]
+        assert guard.check("shared")["allowed"]
+        status = _cli_status(bootstrap, topics.prefix, "cust-0001")
+    assert (status["spend"], status["limit"], status["percent"]) == ("7.00", "5.00", "140.00")
+    assert (status["state"], status["action"]) == ("exceeded", "alert")
+    assert status["last_alert"].startswith("100 % at ") and status["resets_at"]
+    assert "Traceback" not in (tmp_path / "worker.log").read_text()
+
+
+def _cli_status(bootstrap: str, prefix: str, subject: str) -> dict:
+    """``meterline budgets status SUBJECT --json`` once the stream's state shows the spend."""
+    import json
+
+    from click.testing import CliRunner
+
+    from meterline.cli import cli
+
+    env = {"METERLINE_KAFKA_BOOTSTRAP": bootstrap, "METERLINE_TOPIC_PREFIX": prefix}
+
+    def current() -> dict | None:
+        res = CliRunner().invoke(cli, ["budgets", "status", subject, "--json"], env=env)
+        assert res.exit_code == 0, res.output
+        (row,) = [json.loads(line) for line in res.stdout.splitlines()]
+        return row if row["spend"] == "7.00" else None
+
+    return wait_for(current)

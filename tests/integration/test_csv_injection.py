@@ -98,12 +98,13 @@ def test_cli_report_cost_csv(chdb_client, db):
 def test_cli_invoice_csv(chdb_client, db, tmp_path: Path):
     plans = tmp_path / "plans.yaml"
     plans.write_text(PLANS_YAML)
+    # The internal view lists every customer, the unplanned (hostile) one too.
     out = _invoke(chdb_client, db, "invoice", "--period", "2026-11", "--plans", str(plans),
-                  "--format", "csv")  # fmt: skip
+                  "--format", "csv", "--view", "internal")  # fmt: skip
     assert_neutralised(out)
     files = tmp_path / "inv"
     _invoke(chdb_client, db, "invoice", "--period", "2026-11", "--plans", str(plans),
-            "--format", "csv", "--out", str(files))  # fmt: skip
+            "--format", "csv", "--view", "internal", "--out", str(files))  # fmt: skip
     written = "".join(p.read_text() for p in files.iterdir())
     assert_neutralised(written)
 

@@ -42,6 +42,7 @@ pytestmark = [
 def admitted(outcome: object) -> bool:
     return isinstance(outcome, Admitted)
 
+
 REPO = Path(__file__).resolve().parents[2]
 CAP_USD = Decimal("0.002")
 MAX_CALL_COST = Decimal("0.0005")
@@ -64,11 +65,22 @@ def stack(tansu, valkey_server, tmp_path_factory) -> Iterator[Stack]:  # type: i
 
     async def configure() -> None:
         await create_topics(tansu.bootstrap, topics)
-        await put_limit(tansu.bootstrap, topics, LimitPolicy(
-            scope=BudgetScope.KEY, subject="rpm-prod", rpm=600, updated_at=now))
-        await put_limit(tansu.bootstrap, topics, LimitPolicy(
-            scope=BudgetScope.KEY, subject="stream-prod", tpm=100_000, max_parallel=1,
-            updated_at=now))
+        await put_limit(
+            tansu.bootstrap,
+            topics,
+            LimitPolicy(scope=BudgetScope.KEY, subject="rpm-prod", rpm=600, updated_at=now),
+        )
+        await put_limit(
+            tansu.bootstrap,
+            topics,
+            LimitPolicy(
+                scope=BudgetScope.KEY,
+                subject="stream-prod",
+                tpm=100_000,
+                max_parallel=1,
+                updated_at=now,
+            ),
+        )
         await put_policy(tansu.bootstrap, topics, BudgetPolicy(
             policy_id="cap-prod-month", scope=BudgetScope.KEY, subject="cap-prod",
             limit=CAP_USD, window=BudgetWindow.MONTH, max_call_cost=MAX_CALL_COST,

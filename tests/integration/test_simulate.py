@@ -84,3 +84,47 @@ def test_keys_option_and_clear_errors(tansu, topics: Topics, tmp_path: Path) -> 
     assert bad.exit_code == 2
     assert "not a key" in bad.output
     assert "Traceback" not in bad.output
+
+
+def test_simulate_asks_the_guard_and_reports_refusals(
+    tansu, topics: Topics, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from decimal import Decimal
+
+    from aiokafka import AIOKafkaProducer
+
+    from schemas.budgets import (
+        BudgetAction,
+        BudgetScope,
+        BudgetState,
+        BudgetStatus,
+        BudgetUnit,
+        BudgetWindow,
+    )
+    from schemas.codec import encode_one
+
+    now = datetime.now(UTC)
+    blocked = BudgetState(policy_id="cap-a", scope=BudgetScope.KEY, subject="key-a",
+                          status=BudgetStatus.EXCEEDED, action=BudgetAction.BLOCK,
+                          unit=BudgetUnit.USD, window=BudgetWindow.MONTH, spend=Decimal(6),
+                          limit=Decimal(5), window_start=now, resets_at=None,
+                          updated_at=now)  # fmt: skip
+
+    async def publish() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=tansu.bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(topics.budget_state, encode_one(blocked), key=b"cap-a")
+        finally:
+            await producer.stop()
+
+    asyncio.run(publish())
+    counts, stderr = _simulate(tansu.bootstrap, topics, tmp_path / "spool", "--keys", "key-a,key-b")
+    assert counts["refused_by_budget"] > 0
+    assert set(counts["refused_keys"]) == {"key-a"}
+    assert counts["events"] + counts["refused_by_budget"] == 300
+    assert "budget cap-a of key key-a exceeded" in stderr
+
+    unguarded, _ = _simulate(tansu.bootstrap, topics, tmp_path / "spool-2", "--keys",
+                             "key-a,key-b", "--no-guard")  # fmt: skip
+    assert unguarded["refused_by_budget"] == 0 and unguarded["events"] == 300

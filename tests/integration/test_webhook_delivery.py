@@ -47,8 +47,14 @@ def serve(endpoint: Endpoint) -> Iterator[str]:
                 endpoint.requests += 1
                 fail = endpoint.requests <= endpoint.failures
                 if not fail:
-                    endpoint.accepted.append((body, self.headers[SIGNATURE_HEADER],
-                                              self.headers[TIMESTAMP_HEADER], time.time()))
+                    endpoint.accepted.append(
+                        (
+                            body,
+                            self.headers[SIGNATURE_HEADER],
+                            self.headers[TIMESTAMP_HEADER],
+                            time.time(),
+                        )
+                    )
             self.send_response(503 if fail else 204)
             self.end_headers()
 

@@ -51,9 +51,7 @@ def test_no_token_is_a_401_before_any_byte_is_read():
 
 
 def test_a_declared_oversized_body_is_a_413_before_reading():
-    status, reads, called = _call(
-        [(b"authorization", b"Bearer t0k"), (b"content-length", b"101")]
-    )
+    status, reads, called = _call([(b"authorization", b"Bearer t0k"), (b"content-length", b"101")])
     assert (status, reads, called) == (413, 0, False)
 
 

@@ -52,8 +52,11 @@ def test_one_delta_per_subject_with_a_policy_grouped_by_minute() -> None:
     assert (customer.source, customer.offset) == ("2", 41)
 
 
-def test_tags_are_never_budget_subjects() -> None:
+def test_a_customer_tag_is_only_a_tag_customer_subject() -> None:
     deltas = aggregate_record([event(1)], lambda s, x: True, source="0", offset=0)
+    assert [d.key for d in deltas] == ["key:k1", "tag_customer:tagged-customer"]
+    untagged = event(2).model_copy(update={"customer": "unattributed"})
+    deltas = aggregate_record([untagged], lambda s, x: True, source="0", offset=0)
     assert [d.key for d in deltas] == ["key:k1"]
 
 
