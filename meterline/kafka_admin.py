@@ -56,9 +56,7 @@ async def partitions_of(admin: AIOKafkaAdminClient, names: list[str]) -> dict[st
     if not names:
         return {}
     described = await admin.describe_topics(names)
-    return {
-        t["topic"]: len(t["partitions"]) for t in described if t.get("error_code", 0) == 0
-    }
+    return {t["topic"]: len(t["partitions"]) for t in described if t.get("error_code", 0) == 0}
 
 
 async def create_topics(

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
 import msgspec
 import orjson
@@ -38,8 +38,10 @@ from stream.validation import SourcePosition
 __all__ = ["FastEnricher", "FastOutcome", "Outcome", "decode_batch"]
 
 
-def _text(lo: int, hi: int) -> Any:
-    return Annotated[str, msgspec.Meta(min_length=lo, max_length=hi)]
+_Name = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+_RequestId = Annotated[str, msgspec.Meta(max_length=256)]
+_TagText = Annotated[str, msgspec.Meta(min_length=3, max_length=256)]
+_Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=3)]
 
 
 # The model's patterns (``schemas._types``), as full matches (``$`` would let a trailing newline
@@ -72,23 +74,23 @@ class RawEvent(msgspec.Struct, gc=False):
     """A ``UsageEvent`` as this path reads it, with the model's defaults; encoded, every field
     is written, as the model writes them."""
 
-    event_id: _text(1, 128)
+    event_id: _Name
     occurred_at: str
-    gateway: _text(1, 128)
-    api_key_id: _text(1, 128)
-    provider: _text(1, 128)
-    model: _text(1, 128)
+    gateway: _Name
+    api_key_id: _Name
+    provider: _Name
+    model: _Name
     schema_version: Literal[1] = 1
-    request_id: _text(0, 256) = ""
+    request_id: _RequestId = ""
     tokens: RawTokens = msgspec.field(default_factory=RawTokens)
-    tags: Annotated[list[_text(3, 256)], msgspec.Meta(max_length=32)] = msgspec.field(
+    tags: Annotated[list[_TagText], msgspec.Meta(max_length=32)] = msgspec.field(
         default_factory=list
     )
     status: Literal["success", "error", "cancelled"] = "success"
     streamed: bool = False
     latency_ms: Annotated[int, msgspec.Meta(ge=0, le=86_400_000)] = 0
     provider_cost: str | None = None
-    currency: _text(3, 3) = "USD"
+    currency: _Currency = "USD"
 
 
 _DECODER = msgspec.json.Decoder(list[RawEvent])
@@ -182,8 +184,8 @@ class FastEnricher:
 
     slow: Enricher
     prices: PriceCache = field(init=False)
-    _who: dict[tuple[tuple[str, ...], KeyBinding | None], tuple[Attribution, bytes, bytes]] = (
-        field(default_factory=dict)
+    _who: dict[tuple[tuple[str, ...], KeyBinding | None], tuple[Attribution, bytes, bytes]] = field(
+        default_factory=dict
     )
     fast_records: int = 0
 
@@ -224,6 +226,7 @@ class FastEnricher:
                 bound[api_key] = bindings(api_key)
             who, who_json, who_flags = self._attribution(event.tags, bound[api_key])
             price, int_cost = price_of(event.provider, event.model, event.occurred_at)
+            parts: tuple[bytes, ...]
             text = None
             if int_cost is not None and event.provider_cost is None:
                 text = int_cost.text(event.tokens)

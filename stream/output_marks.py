@@ -15,7 +15,11 @@ __all__ = [
     "NO_MARK",
     "SOURCE_OFFSET_HEADER",
     "WORKER_HEADER",
-    "Mark", "OutputMarks", "format_mark", "parse_mark"]
+    "Mark",
+    "OutputMarks",
+    "format_mark",
+    "parse_mark",
+]
 
 SOURCE_OFFSET_HEADER = "meterline-source-offset"
 WORKER_HEADER = "meterline-worker"

@@ -125,8 +125,10 @@ def int_cost(price: UnitPrice | None) -> IntCost | None:
 def _resolved(r: Rates, prompt: int) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
     """The five rates at this prompt size, fallbacks applied as :meth:`Rates.exact_cost` does."""
     rate_in, rate_out = _at(r.input, prompt), _at(r.output, prompt)
-    read, write, reason = _at(r.cache_read, prompt), _at(r.cache_write, prompt), _at(
-        r.reasoning, prompt
+    read, write, reason = (
+        _at(r.cache_read, prompt),
+        _at(r.cache_write, prompt),
+        _at(r.reasoning, prompt),
     )
     return (
         rate_in,

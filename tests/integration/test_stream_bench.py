@@ -17,4 +17,3 @@ def test_bench_stream_with_two_workers_reports_each_and_the_total(tansu) -> None
     per_worker = result["per_worker"]
     assert len(per_worker) == 2, "both workers must have written enriched records"
     assert sum(w["events"] for w in per_worker) == 6_000
-    assert result["events_per_s"] > 0 and result["raw_consume_per_s"] > 0

@@ -238,14 +238,17 @@ def test_price_cache_keeps_a_day_only_when_the_price_cannot_change_within_it():
     assert before.ref.endswith("@2026-01-01") and after.ref.endswith("T12")
 
 
-
 _RATE = st.integers(0, 16).flatmap(
     lambda places: st.decimals(min_value=0, max_value=10_000, places=places)
 )
-_OPTIONAL_RATE = st.none() | _RATE | st.builds(
-    lambda base, tiers: TieredRate(base, tuple(sorted(tiers))),
-    _RATE,
-    st.lists(st.tuples(st.integers(0, 400_000), _RATE), max_size=3, unique_by=lambda t: t[0]),
+_OPTIONAL_RATE = (
+    st.none()
+    | _RATE
+    | st.builds(
+        lambda base, tiers: TieredRate(base, tuple(sorted(tiers))),
+        _RATE,
+        st.lists(st.tuples(st.integers(0, 400_000), _RATE), max_size=3, unique_by=lambda t: t[0]),
+    )
 )
 _COUNT = st.integers(0, 100_000_000)
 
