@@ -24,6 +24,7 @@ from meterline.commands.reconcile import reconcile
 from meterline.commands.report import report
 from meterline.commands.rerate import rerate
 from meterline.commands.schemas import schemas
+from meterline.commands.share import share
 from meterline.commands.simulate import simulate
 from meterline.commands.sink import sink
 from meterline.commands.sql import sql
@@ -72,6 +73,7 @@ cli.add_command(budgets)
 cli.add_command(config)
 cli.add_command(limits)
 cli.add_command(simulate)
+cli.add_command(share)
 
 
 def main() -> None:

@@ -173,6 +173,9 @@ class LocalStack:
                 "METERLINE_CLICKHOUSE_URL": f"chdb://{self.paths.chdb.resolve()}",
                 "METERLINE_CLICKHOUSE_DATABASE": self.database,
                 "METERLINE_REPORT_API_TOKEN": self.api_token,
+                # The console's budget pages follow this stack's topics.
+                "METERLINE_KAFKA_BOOTSTRAP": self.bootstrap,
+                "METERLINE_TOPIC_PREFIX": self.topic_prefix,
             },
             log_path=self.paths.logs / "api.log",
             ready=http_ok(f"http://127.0.0.1:{port}/healthz"),
@@ -182,7 +185,14 @@ class LocalStack:
             self.api = api.start(timeout)
         except ProcessNotReady as exc:
             raise RuntimeError(f"report API did not start: {exc}") from exc
-        self.say(f"api        pid {api.pid}, http://127.0.0.1:{port}/docs")
+        self.say(f"api        pid {api.pid}, console http://127.0.0.1:{port}/ (docs /docs)")
+
+    def serve_api(self, port: int, token: str, env: dict[str, str] | None = None) -> None:
+        """Start the report API and console on a running stack (``env``: extra settings for
+        it, e.g. a plans file)."""
+        self.api_token = token
+        self.extra_env = {**self.extra_env, **(env or {})}
+        self._start_api(port)
 
     def drain(self, timeout: float = 60.0, cancelled: Callable[[], bool] = lambda: False) -> bool:
         """Stop serving the API, then wait (bounded, with a progress line) until the stream

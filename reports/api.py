@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from reports._sql import QueryClient, QueryResult
 from reports.aliases import Aliases
 from reports.api_guard import RequestGuard
+from reports.console import LiveBudgets, mount_console
 from reports.cost import DIMENSIONS, CostFilter, CostReport, cost_report, feature_report
 from reports.csv_inputs import parse_provider_bill, parse_revenue
 from reports.errors import InputFileError, QueryFailedError, ReportError
@@ -134,10 +135,13 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     aliases: Aliases | None = None,
     budget_status: Callable[[], Sequence[BaseModel]] | None = None,
+    live: LiveBudgets | None = None,
+    console_secret: str | None = None,
 ) -> FastAPI:
-    """The API app. ``token`` must be non-empty: with no token there is no data. Data routes
-    check the token before reading a body, and refuse bodies over ``max_body_bytes`` (413).
-    ``budget_status`` answers ``/v1/budgets`` (it reads the broker, which reports do not)."""
+    """The API app with the console (``reports.console``) at ``/``. ``token`` must be
+    non-empty: with no token there is no data. Data routes check the token before reading a
+    body, and refuse bodies over ``max_body_bytes`` (413). ``budget_status`` answers
+    ``/v1/budgets`` (it reads the broker, which reports do not)."""
     if not token:
         raise ValueError("the report API needs a bearer token")
     store = _SerialClient(client)
@@ -147,6 +151,8 @@ def create_app(
         title="Meterline reports",
         version="1",
         description="Per-customer LLM cost, invoices, reconciliation and margin (read-only).",
+        docs_url=None,  # served from local assets by the console
+        redoc_url=None,
     )
 
     app.add_middleware(RequestGuard, token=token, max_body_bytes=max_body_bytes)
@@ -326,4 +332,5 @@ def create_app(
             return _csv(csv_text(margin_rows(result)), f"margin-{month.label}")
         return jsonable(result)
 
+    mount_console(app, store, database, token, plans, live, console_secret, max_body_bytes)
     return app

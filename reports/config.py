@@ -26,3 +26,9 @@ class ReportSettings(MeterlineSettings):
     report_aliases_file: Path | None = None
     """YAML mapping provider/model names on provider bills to metered names, used by
     ``reconcile`` (CLI ``--aliases``) and ``POST /v1/reconcile``; see the reports page."""
+    console_secret: SecretStr | None = None
+    """Signs console sessions and share links (default: the API token, so rotating the token
+    ends every session and share link)."""
+    console_url: str | None = None
+    """Public base URL of the console for the links ``meterline share`` prints
+    (default: http://METERLINE_REPORT_API_HOST:METERLINE_REPORT_API_PORT)."""

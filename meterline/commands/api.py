@@ -51,11 +51,13 @@ def budget_status_reader() -> Callable[[], list[BudgetStatusRow]]:
 )
 @click.pass_context
 def api(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Serve the reports over HTTP (JSON and CSV, OpenAPI docs at /docs).
+    """Serve the reports over HTTP (JSON and CSV, OpenAPI docs at /docs) and the cost console
+    at / (sign in with the token).
 
     Every data route needs 'Authorization: Bearer <token>'. The token is
     METERLINE_REPORT_API_TOKEN; when unset, a random one is made and printed at start.
-    /v1/invoices uses the plans file in METERLINE_REPORT_PLANS_FILE.
+    /v1/invoices uses the plans file in METERLINE_REPORT_PLANS_FILE. The console's budget
+    pages follow the stream's topics on METERLINE_KAFKA_BOOTSTRAP.
     """
     import uvicorn
 
@@ -77,6 +79,13 @@ def api(ctx: click.Context, host: str | None, port: int | None) -> None:
     )
     bind_host = host or settings.report_api_host
     bind_port = settings.report_api_port if port is None else port
+    from meterline.console_live import KafkaLiveBudgets
+    from schemas.topics import Topics
+    from stream.config import StreamSettings
+
+    stream_settings = StreamSettings()
+    live = KafkaLiveBudgets(stream_settings.kafka_bootstrap, Topics(stream_settings.topic_prefix))
+    secret = settings.console_secret.get_secret_value() if settings.console_secret else None
     with query_client(ctx) as (client, database):
         app = create_app(
             client,
@@ -86,11 +95,20 @@ def api(ctx: click.Context, host: str | None, port: int | None) -> None:
             max_body_bytes=settings.report_api_max_body_bytes,
             aliases=aliases,
             budget_status=budget_status_reader(),
+            live=live,
+            console_secret=secret,
         )
-        click.echo(f"report API on http://{bind_host}:{bind_port} (docs: /docs)", err=True)
+        click.echo(
+            f"report API and console on http://{bind_host}:{bind_port}/ (API docs: /docs)",
+            err=True,
+        )
         if settings.report_api_token is None:
             click.echo(
                 f"bearer token (random, set METERLINE_REPORT_API_TOKEN to fix it): {token}",
                 err=True,
             )
-        uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")
+        live.start()
+        try:
+            uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")
+        finally:
+            live.stop()

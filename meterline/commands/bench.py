@@ -206,3 +206,15 @@ def rerate(events: int, as_json: bool) -> None:
     from meterline.bench.rerate import run_rerate_bench
 
     _emit(run_rerate_bench(events, lambda m: click.echo(f"... {m}", err=True)), as_json)
+
+
+@bench.command("console")
+@click.option("--events", default=1_000_000, show_default=True, help="Events to store.")
+@click.option("--renders", default=5, show_default=True, help="Timed renders per page.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def console(events: int, renders: int, as_json: bool) -> None:
+    """Server time to render each console page with EVENTS stored (embedded chDB)."""
+    from meterline.bench.console import run_console_bench
+
+    result = run_console_bench(events, renders, say=lambda m: click.echo(f"... {m}", err=True))
+    _emit(result, as_json)

@@ -81,6 +81,8 @@ def up(plans_path: Path | None, drain_timeout: float) -> None:
             "meterline is up. Query it: meterline sql "
             f'"SELECT count() FROM {sink_settings.clickhouse_database}.usage_events FINAL"'
         )
+        port = report_settings.report_api_port
+        click.echo(f"console: http://127.0.0.1:{port}/ (sign in with the report API token)")
         if report_settings.report_api_token is None:
             click.echo(f"report API bearer token (random; set METERLINE_REPORT_API_TOKEN): {token}")
         click.echo("Ctrl-C drains the pipeline and stops everything (a second Ctrl-C: at once).")

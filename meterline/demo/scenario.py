@@ -94,15 +94,22 @@ def build_scenario(now: datetime, small_calls: int = 6_000, acme_calls: int = 2_
     return Scenario(start=start, end=now, events=events)
 
 
-def malformed_records() -> list[bytes]:
-    """What a buggy gateway might publish: each must become a dead letter with its reason."""
+def malformed_records() -> list[tuple[str, bytes]]:
+    """What buggy gateways might publish, as (record key, value): each must become a dead
+    letter with its reason. One comes from acme's own integration."""
     return [
-        b"\xff\xfe not json at all",
-        b'{"event_id": "bad-1", "occurred_at": "2026-11-01T00:00:00Z", "gateway": "gw",'
-        b' "api_key_id": "key-shared", "provider": "openai", "model": "gpt-4o",'
-        b' "tokens": {"input": -5, "output": 3}}',
-        b'{"event_id": "bad-2", "occurred_at": "2026-11-01T00:00:00", "gateway": "gw",'
-        b' "api_key_id": "key-shared", "provider": "openai", "model": "gpt-4o"}',
+        (SHARED_KEY, b"\xff\xfe not json at all"),
+        (
+            SHARED_KEY,
+            b'{"event_id": "bad-1", "occurred_at": "2026-11-01T00:00:00Z", "gateway": "gw",'
+            b' "api_key_id": "key-shared", "provider": "openai", "model": "gpt-4o",'
+            b' "tokens": {"input": -5, "output": 3}}',
+        ),
+        (
+            ACME_KEY,
+            b'{"event_id": "bad-2", "occurred_at": "2026-11-01T00:00:00", "gateway": "gw",'
+            b' "api_key_id": "key-acme", "provider": "openai", "model": "gpt-4o"}',
+        ),
     ]
 
 

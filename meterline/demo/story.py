@@ -10,10 +10,12 @@ the store; nothing is computed on the side.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -200,8 +202,8 @@ async def _publish_malformed(stack: LocalStack) -> int:
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
     await producer.start()
     try:
-        for value in records:
-            await producer.send_and_wait(stack.topics.usage_raw, value, key=SHARED_KEY.encode())
+        for key, value in records:
+            await producer.send_and_wait(stack.topics.usage_raw, value, key=key.encode())
     finally:
         await producer.stop()
     return len(records)
@@ -220,7 +222,45 @@ def _wait_for(
         time.sleep(0.2)
 
 
-def run_demo(as_json: bool = False, root: Path = DEMO_ROOT) -> dict:
+@dataclass(frozen=True)
+class Serve:
+    """Keep the stack up after the story and serve the console (``demo --serve``)."""
+
+    port: int
+    token: str
+    token_was_set: bool
+    bootstrap: str | None = None
+    """Use (or start) the broker here instead of a private one on a free port."""
+
+
+def run_demo(as_json: bool = False, root: Path = DEMO_ROOT, serve: Serve | None = None) -> dict:
+    """The story; with ``serve``, the stack stays up and serves the console until Ctrl-C
+    (or SIGTERM) unwinds this call, which stops every process it started."""
+    running: list[LocalStack] = []
+    try:
+        result = _story(as_json, root, serve, running)
+        if serve is not None:
+            _serve(running[0], serve, root)
+        return result
+    finally:
+        for stack in running:
+            stack.stop()
+
+
+@contextlib.contextmanager
+def _started(stack: LocalStack, keep: bool) -> Iterator[LocalStack]:
+    """``with stack``, except that with ``keep`` a stack that got through the block stays up."""
+    stack.start()
+    try:
+        yield stack
+    except BaseException:
+        stack.stop()
+        raise
+    if not keep:
+        stack.stop()
+
+
+def _story(as_json: bool, root: Path, serve: Serve | None, running: list[LocalStack]) -> dict:
     def say(line: str) -> None:
         if not as_json:
             click.echo(line)
@@ -235,11 +275,12 @@ def run_demo(as_json: bool = False, root: Path = DEMO_ROOT) -> dict:
     period = month_period(f"{now:%Y-%m}")
     stack = LocalStack(
         root=root,
-        bootstrap=f"127.0.0.1:{free_port()}",
+        bootstrap=(serve and serve.bootstrap) or f"127.0.0.1:{free_port()}",
         say=say,
         prepare=_prepare(acme_limit, say),
     )
-    with stack:
+    running.append(stack)
+    with _started(stack, keep=serve is not None):
         assert stack.sink is not None
         say(
             f"\nplaying {len(scenario.events)} calls from {scenario.start:%Y-%m-%d %H:%M} to "
@@ -352,6 +393,25 @@ def run_demo(as_json: bool = False, root: Path = DEMO_ROOT) -> dict:
         return result
     _print_story(result, costs, features, alerts, invoices, ledger, margins, stack, root)
     return result
+
+
+def _serve(stack: LocalStack, serve: Serve, root: Path) -> None:
+    """Serve the console on the demo's stack until interrupted."""
+    stack.serve_api(
+        serve.port,
+        serve.token,
+        {"METERLINE_REPORT_PLANS_FILE": str((root / "plans.yaml").resolve())},
+    )
+    url = f"http://127.0.0.1:{serve.port}/"
+    click.echo(f"\n== The console is up: {url} ==")
+    if serve.token_was_set:
+        click.echo("  sign in with METERLINE_REPORT_API_TOKEN")
+    else:
+        click.echo(f"  token (random; set METERLINE_REPORT_API_TOKEN to fix it): {serve.token}")
+    click.echo(f"  kafka {stack.bootstrap}; Ctrl-C stops everything.")
+    sys.stdout.flush()
+    while True:
+        time.sleep(3600)
 
 
 def _print_story(
