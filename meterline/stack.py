@@ -28,6 +28,7 @@ from meterline.opening import wait_for_states
 from meterline.restore import restore_before_workers
 from schemas.config import CONFIG_TOPICS
 from schemas.topics import Topics
+from stream.config import StreamSettings
 
 __all__ = ["LocalStack", "StackPaths"]
 
@@ -93,7 +94,10 @@ class LocalStack:
     def start(self) -> LocalStack:
         try:
             self._start_broker()
-            created = asyncio.run(create_topics(self.bootstrap, self.topics))
+            partitions = StreamSettings().usage_partitions
+            created = asyncio.run(
+                create_topics(self.bootstrap, self.topics, usage_partitions=partitions)
+            )
             fresh = sum(1 for state in created.values() if state == "created")
             self.say(f"topics     {len(created)} ready ({fresh} created)")
             if self.prepare is not None:

@@ -22,6 +22,8 @@ keeps one row each.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -33,7 +35,8 @@ from stream.config import StreamSettings
 from stream.dedupe import SeenEntry, SeenIndex
 from stream.enrich import Enricher
 from stream.errors import OutputMarkMissing
-from stream.output_marks import SOURCE_OFFSET_HEADER, OutputMarks, format_mark
+from stream.fast_raw import FastEnricher
+from stream.output_marks import SOURCE_OFFSET_HEADER, WORKER_HEADER, OutputMarks, format_mark
 from stream.pricing import PriceBook
 from stream.tables import StreamTables
 from stream.topics import StreamTopics
@@ -42,6 +45,8 @@ from stream.validation import SourcePosition
 __all__ = ["UsageAgents"]
 
 log = logging.getLogger(__name__)
+
+_WORKER_ID = f"{socket.gethostname()}:{os.getpid()}".encode()
 
 
 class UsageAgents:
@@ -62,6 +67,7 @@ class UsageAgents:
         self.enricher = Enricher(
             price_book, settings.cost_tolerance_percent, settings.max_record_bytes
         )
+        self._fast = FastEnricher(self.enricher)
         self._seen = SeenIndex(
             horizon=timedelta(hours=settings.dedupe_horizon_hours),
             max_events=settings.dedupe_max_events,
@@ -151,7 +157,7 @@ class UsageAgents:
             now = datetime.now(UTC)
             key = (message.key or b"").decode("utf-8", "replace")
             position = SourcePosition(message.topic, partition, message.offset)
-            outcome = self.enricher.process(
+            outcome = self._fast.process(
                 message.value,
                 key=key,
                 position=position,
@@ -173,7 +179,10 @@ class UsageAgents:
                         key=message.key,
                         value=value,
                         partition=partition,
-                        headers=[(SOURCE_OFFSET_HEADER, format_mark(message.offset, chunk))],
+                        headers=[
+                            (SOURCE_OFFSET_HEADER, format_mark(message.offset, chunk)),
+                            (WORKER_HEADER, _WORKER_ID),
+                        ],
                     )
             for value in outcome.dead_letter_values(max_output):
                 await self.topics.dlq.send(key=str(position).encode(), value=value)

@@ -46,6 +46,10 @@ def create_app(
         store="memory://",
         datadir=str(settings.stream_data_dir),
         topic_partitions=USAGE_RAW.partitions,
+        # No standby copies of table partitions: the store is in memory, so a new owner recovers
+        # from the changelog anyway, and on Tansu a standby was seen to hold an offset the broker
+        # then reported beyond its end (ConsistencyError, the worker stopped) after a peer died.
+        table_standby_replicas=0,
         topic_replication_factor=1,
         broker_session_timeout=settings.broker_session_timeout_s,
         broker_rebalance_timeout=settings.broker_rebalance_timeout_s,
@@ -53,7 +57,9 @@ def create_app(
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
     )
-    topics = StreamTopics.declare(app, Topics(settings.topic_prefix))
+    topics = StreamTopics.declare(
+        app, Topics(settings.topic_prefix), usage_partitions=settings.usage_partitions
+    )
     tables = StreamTables.declare(app, topics)
     app.usage = UsageAgents(app, settings, topics, tables, price_book)
     app.budgets = BudgetAgents(

@@ -5,6 +5,7 @@ Tags are for the books; the key binding (from the authenticated key) is what bud
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from schemas._types import MAX_ID_LEN
@@ -18,6 +19,7 @@ __all__ = [
     "FLAG_UNBOUND_KEY",
     "Attribution",
     "attribute",
+    "attribute_tags",
 ]
 
 FLAG_MULTIPLE_CUSTOMERS = "multiple_customer_tags"
@@ -38,15 +40,21 @@ class Attribution:
 
 
 def attribute(event: UsageEvent, binding: KeyBinding | None) -> Attribution:
-    """Who an event is for. ``customer`` is the first ``customer:`` tag (``unattributed`` when
-    absent or longer than an id may be), ``feature`` the first ``feature:`` tag (empty when
-    absent); each event yields exactly one customer, so it is never counted twice. Depends only
-    on ``event.tags`` and ``binding`` (callers may cache on them)."""
+    """Who an event is for: :func:`attribute_tags` of its tags."""
+    return attribute_tags(event.tags, binding)
+
+
+def attribute_tags(tags: Sequence[str], binding: KeyBinding | None) -> Attribution:
+    """Who an event with these tags and key binding is for. ``customer`` is the first
+    ``customer:`` tag (``unattributed`` when absent or longer than an id may be), ``feature``
+    the first ``feature:`` tag (empty when absent); each event yields exactly one customer, so
+    it is never counted twice. Depends only on ``tags`` and ``binding`` (callers may cache on
+    them)."""
     flags: list[str] = []
     customer = UNATTRIBUTED
     feature = ""
     customers: list[str] = []
-    for tag in event.tags:
+    for tag in tags:
         if tag.startswith("customer:"):
             value = tag[9:]
             if value not in customers:

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field
 
 from schemas.settings import MeterlineSettings, ServiceSettings
+from schemas.topics import USAGE_RAW
 
 __all__ = ["BudgetStreamSettings", "StreamSettings"]
 
@@ -26,6 +27,12 @@ class StreamSettings(ServiceSettings):
     """Faust rebalance timeout."""
     broker_heartbeat_interval_s: float = Field(default=1.0, gt=0)
     """Faust heartbeat interval."""
+    usage_partitions: int = Field(default=USAGE_RAW.partitions, ge=1, le=1024)
+    """Partitions of ``meterline.usage.raw`` and ``meterline.usage.enriched`` (the same number:
+    a worker writes a raw partition's output to the enriched partition of that number). At most
+    this many stream workers share the work. ``meterline topics create`` creates them with it
+    (or ``--partitions``); workers must run with the count the topics have. Size it from
+    docs/benchmarks.md."""
     price_file: Path | None = None
     """User price file (YAML/JSON) overriding genai-prices; see ``stream.price_file``."""
     dedupe_horizon_hours: float = Field(default=48.0, gt=0)

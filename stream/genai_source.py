@@ -104,6 +104,12 @@ class GenaiPriceSource:
             self._by_day[day_key] = price
         return price
 
+    def constant_over_day(self, provider: str, model: str) -> bool:
+        """True when this source's price for the model is the same all through any UTC day
+        (always true for a model it does not know)."""
+        found = self._model(provider, model)
+        return found is None or self._changes_only_by_date(provider, model, found[1])
+
     def _changes_only_by_date(self, provider: str, model: str, info: Any) -> bool:
         """Prices with only start-date constraints are constant over a UTC day, so a day's
         lookup can be cached; time-of-day prices are looked up per event."""

@@ -11,9 +11,20 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-__all__ = ["NO_MARK", "SOURCE_OFFSET_HEADER", "Mark", "OutputMarks", "format_mark", "parse_mark"]
+__all__ = [
+    "NO_MARK",
+    "SOURCE_OFFSET_HEADER",
+    "WORKER_HEADER",
+    "Mark",
+    "OutputMarks",
+    "format_mark",
+    "parse_mark",
+]
 
 SOURCE_OFFSET_HEADER = "meterline-source-offset"
+WORKER_HEADER = "meterline-worker"
+"""``host:pid`` of the worker that wrote an enriched record (for operators and the benchmark's
+per-worker rates)."""
 
 
 Mark = tuple[int, int]

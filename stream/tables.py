@@ -15,7 +15,7 @@ from typing import Any
 
 import faust
 
-from schemas.topics import BUDGET_DELTAS, KEYS, USAGE_RAW
+from schemas.topics import BUDGET_DELTAS, KEYS
 from stream.budget_state import SUBJECTS_TABLE
 from stream.topics import StreamTopics
 
@@ -48,7 +48,7 @@ class StreamTables:
     def declare(cls, app: faust.App, topics: StreamTopics) -> StreamTables:
         seen = app.Table(
             "seen",
-            partitions=USAGE_RAW.partitions,
+            partitions=topics.raw.partitions,  # Faust wants a source's count for its changelog
             # No key/value types: Faust would try to revive a ``dict`` as a model on recovery.
             schema=faust.Schema(key_serializer="json", value_serializer="json"),
             help="event ids per raw record position, for dedupe",

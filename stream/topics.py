@@ -17,7 +17,6 @@ from schemas.topics import (
     BUDGET_STATE,
     KEYS,
     USAGE_DLQ,
-    USAGE_ENRICHED,
     USAGE_RAW,
     Topics,
 )
@@ -44,11 +43,15 @@ class StreamTopics:
     state: faust.TopicT
 
     @classmethod
-    def declare(cls, app: faust.App, names: Topics) -> StreamTopics:
+    def declare(
+        cls, app: faust.App, names: Topics, usage_partitions: int = USAGE_RAW.partitions
+    ) -> StreamTopics:
+        """The stream's topics; raw and enriched with ``usage_partitions`` (the count they
+        were created with, ``METERLINE_USAGE_PARTITIONS``)."""
         return cls(
             names=names,
-            raw=app.topic(names.usage_raw, partitions=USAGE_RAW.partitions, **_RAW),
-            enriched=app.topic(names.usage_enriched, partitions=USAGE_ENRICHED.partitions, **_RAW),
+            raw=app.topic(names.usage_raw, partitions=usage_partitions, **_RAW),
+            enriched=app.topic(names.usage_enriched, partitions=usage_partitions, **_RAW),
             dlq=app.topic(names.usage_dlq, partitions=USAGE_DLQ.partitions, **_RAW),
             keys=app.topic(names.keys, partitions=KEYS.partitions, compacting=True, **_RAW),
             deltas=app.topic(names.budget_deltas, partitions=BUDGET_DELTAS.partitions, **_RAW),

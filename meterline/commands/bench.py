@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import click
 
@@ -71,17 +72,56 @@ def sink(
 @bench.command("stream")
 @click.option("--events", default=200_000, show_default=True, help="Events to push through.")
 @click.option("--batch", default=100, show_default=True, help="Events per raw record.")
+@click.option(
+    "--profile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Run the worker under cProfile, write its stats to this file and report the top "
+    "entries (the rate is then lower than without).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Stream workers (child processes) sharing the raw topic; reports each one's rate "
+    "and the total.",
+)
+@click.option(
+    "--partitions",
+    type=click.IntRange(1, 1024),
+    default=None,
+    help="Partitions of the usage topics; default 4, or --workers when more.",
+)
 @click.option("--bootstrap", default=None, help=BOOTSTRAP_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def stream(events: int, batch: int, bootstrap: str | None, as_json: bool) -> None:
-    """Sustained enriched events/s of one stream worker vs the raw aiokafka consume rate."""
+def stream(
+    events: int,
+    batch: int,
+    profile: Path | None,
+    workers: int,
+    partitions: int | None,
+    bootstrap: str | None,
+    as_json: bool,
+) -> None:
+    """Sustained enriched events/s of stream workers vs the raw aiokafka consume rate."""
     from meterline.bench.stream import run_stream_bench
 
     def say(message: str) -> None:
         click.echo(message, err=True)
 
     with bench_broker(bootstrap) as servers:
-        result = asyncio.run(run_stream_bench(servers, events, batch, say=say))
+        result = asyncio.run(
+            run_stream_bench(
+                servers,
+                events,
+                batch,
+                say=say,
+                profile=profile,
+                workers=workers,
+                partitions=partitions,
+            )
+        )
     _emit(result, as_json)
 
 

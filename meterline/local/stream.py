@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from meterline.local.process import ChildProcess, ProcessNotReady, StartStop, ready_file
@@ -31,11 +32,13 @@ class StreamWorker(StartStop):
         log_path: Path,
         extra_env: dict[str, str] | None = None,
         loglevel: str = "info",
+        launcher: Sequence[str] = (),
     ) -> None:
+        """``launcher``: interpreter arguments before ``-m stream`` (a profiler, say)."""
         self.log_path = log_path
         self.ready_path = log_path.with_name(f"{log_path.name}.ready")
         self._child = ChildProcess(
-            [sys.executable, "-m", "stream", "worker", "--without-web", "-l", loglevel],
+            [sys.executable, *launcher, "-m", "stream", "worker", "--without-web", "-l", loglevel],
             name="stream worker",
             env={
                 "METERLINE_KAFKA_BOOTSTRAP": bootstrap,
