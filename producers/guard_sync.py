@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from concurrent.futures import Future
+import contextlib
 from datetime import datetime
+
+import anyio
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from producers.budget_guard import BudgetGuard, GuardDecision, GuardIndex
 from producers.config import GuardSettings
@@ -14,9 +15,12 @@ from producers.limits.plan import LimitIndex
 
 __all__ = ["SyncBudgetGuard", "started_guard"]
 
+_STOP_TIMEOUT_S = 10.0
+
 
 class SyncBudgetGuard:
-    """Runs a ``BudgetGuard`` on its own event loop in a daemon thread.
+    """Runs a ``BudgetGuard`` on its own event loop in a daemon thread (anyio's blocking
+    portal).
 
     ``start()`` blocks like ``BudgetGuard.start()`` (until the state is loaded or the start
     timeout passed). ``check()`` is callable from any thread and reads memory only.
@@ -24,8 +28,8 @@ class SyncBudgetGuard:
 
     def __init__(self, settings: GuardSettings | None = None) -> None:
         self._guard = BudgetGuard(settings)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._portal: BlockingPortal | None = None
+        self._exit = contextlib.ExitStack()
 
     @property
     def available(self) -> bool:
@@ -40,42 +44,34 @@ class SyncBudgetGuard:
         return self._guard.limits
 
     def start(self) -> SyncBudgetGuard:
-        if self._thread is not None:
+        if self._portal is not None:
             return self
-        ready: Future[None] = Future()
-        loop = self._loop = asyncio.new_event_loop()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self._guard.start())
-            except BaseException as exc:
-                ready.set_exception(exc)
-                return
-            ready.set_result(None)
-            loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="meterline-budget-guard", daemon=True)
-        self._thread.start()
-        ready.result()
+        portal = self._exit.enter_context(start_blocking_portal(name="meterline-budget-guard"))
+        try:
+            portal.call(self._guard.start)
+        except BaseException:
+            self._exit.close()
+            raise
+        self._portal = portal
         return self
 
     def check(self, api_key_id: str, now: datetime | None = None) -> GuardDecision:
-        if self._thread is None:
+        if self._portal is None:
             raise ProducerNotStarted("SyncBudgetGuard.check() before start()")
         return self._guard.check(api_key_id, now)
 
     def close(self) -> None:
-        if self._thread is None or self._loop is None:
+        if self._portal is None:
             return
         try:
-            asyncio.run_coroutine_threadsafe(self._guard.stop(), self._loop).result(timeout=10)
+            self._portal.call(self._stop)
         finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-            self._loop.close()
-            self._thread = None
-            self._loop = None
+            self._portal = None
+            self._exit.close()  # stops the loop and joins its thread
+
+    async def _stop(self) -> None:
+        with anyio.fail_after(_STOP_TIMEOUT_S):
+            await self._guard.stop()
 
     def __enter__(self) -> SyncBudgetGuard:
         return self.start()

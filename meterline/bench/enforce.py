@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +40,7 @@ from typing import Any, cast
 
 from meterline.bench.enforce_gateway import StaticFollower
 from meterline.bench.enforce_stats import max_in_window, max_overlap, percentile
-from meterline.local.process import terminate
+from meterline.local.process import ChildProcess
 from meterline.local.valkey import ValkeyServer
 
 __all__ = ["FULL", "QUICK", "EnforceBenchConfig", "run_enforce_bench", "run_gateways"]
@@ -83,32 +82,29 @@ def run_gateways(specs: list[dict[str, Any]], timeout_s: float) -> list[dict[str
     """Run one gateway process per spec (``meterline.bench.enforce_gateway``) and return what
     each printed; every process is ended on the way out, also on failure."""
     with tempfile.TemporaryDirectory(prefix="meterline-bench-enforce-") as tmp:
-        logs = [open(Path(tmp) / f"gateway-{i}.log", "wb") for i in range(len(specs))]  # noqa: SIM115
-        processes = [
-            subprocess.Popen(
+        gateways = [
+            ChildProcess(
                 [sys.executable, "-m", "meterline.bench.enforce_gateway", json.dumps(spec)],
-                stdout=subprocess.PIPE,
-                stderr=log,
-                stdin=subprocess.DEVNULL,
+                name=f"gateway {i}",
+                log_path=Path(tmp) / f"gateway-{i}.log",
+                pipes=True,  # it prints its result on stdout
             )
-            for spec, log in zip(specs, logs, strict=True)
+            for i, spec in enumerate(specs)
         ]
         try:
+            for gateway in gateways:
+                gateway.start()
             results = []
             deadline = time.monotonic() + timeout_s
-            for i, process in enumerate(processes):
-                out, _ = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
-                if process.returncode != 0:
-                    logs[i].flush()
-                    tail = (Path(tmp) / f"gateway-{i}.log").read_text()[-2000:]
-                    raise RuntimeError(f"gateway {i} exited {process.returncode}: {tail}")
-                results.append(json.loads(out.decode().strip().splitlines()[-1]))
+            for i, gateway in enumerate(gateways):
+                status, out = gateway.communicate(max(1.0, deadline - time.monotonic()))
+                if status != 0:
+                    raise RuntimeError(f"gateway {i} exited {status}: {gateway.log_tail()}")
+                results.append(json.loads(out.strip().splitlines()[-1]))
             return results
         finally:
-            for process in processes:
-                terminate(process, 5.0)
-            for log in logs:
-                log.close()
+            for gateway in gateways:
+                gateway.stop(5.0)
 
 
 def _specs(config: EnforceBenchConfig, base: dict[str, Any]) -> list[dict[str, Any]]:

@@ -20,12 +20,13 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Self
 
 __all__ = [
     "ChildProcess",
     "ProcessNotReady",
     "ReadyProbe",
+    "StartStop",
     "http_ok",
     "ready_file",
     "terminate",
@@ -39,12 +40,16 @@ class ProcessNotReady(RuntimeError):
     """The child exited, or gave no readiness signal in time; the message quotes its log."""
 
 
-def terminate(process: subprocess.Popen[Any] | None, timeout: float) -> None:
-    """SIGTERM ``process``, and SIGKILL it if it has not exited after ``timeout`` seconds.
-    Always reaps it; a process that already exited is left alone."""
+def terminate(
+    process: subprocess.Popen[Any] | None,
+    timeout: float,
+    sig: signal.Signals = signal.SIGTERM,
+) -> None:
+    """Send ``process`` ``sig`` (SIGTERM), and SIGKILL it if it has not exited after ``timeout``
+    seconds. Always reaps it; a process that already exited is left alone."""
     if process is None or process.poll() is not None:
         return
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(sig)
     try:
         process.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -78,15 +83,38 @@ def http_ok(url: str, timeout: float = 1.0) -> ReadyProbe:
     return probe
 
 
-class ChildProcess:
+class StartStop:
+    """``with`` for a class with ``start()`` (returning itself) and ``stop()``: entering starts
+    it, leaving stops it, also on failure."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class ChildProcess(StartStop):
     """``command`` as a child process in its own session, with ``env`` added to ours.
 
     ``start()`` returns once ``ready`` holds (no probe: at once) and raises
     :class:`ProcessNotReady` with the log tail when the child exits first or ``timeout``
     passes; the child is then killed. Output goes to ``log_path`` (appended, so a restart keeps
     the earlier run's lines), or with ``pipes=True`` stdin/stdout are text pipes the caller
-    speaks over (stderr still goes to the log). ``stop()`` is SIGTERM-then-SIGKILL, ``kill()``
-    SIGKILL as a crash would; both are safe to call twice, and ``start()`` again restarts.
+    speaks over (stderr still goes to the log). ``stop()`` is SIGTERM-then-SIGKILL (or another
+    first signal, such as SIGINT for Ctrl-C), ``kill()`` SIGKILL as a crash would; both are
+    safe to call twice, and ``start()`` again restarts.
     """
 
     def __init__(
@@ -185,11 +213,26 @@ class ChildProcess:
         except subprocess.TimeoutExpired:
             return None
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM, then SIGKILL after ``timeout`` seconds; reaps the child."""
+    def communicate(self, timeout: float) -> tuple[int, str]:
+        """With ``pipes=True``: close stdin, read stdout until the child exits, within
+        ``timeout`` seconds (else :class:`subprocess.TimeoutExpired`); its exit status and what
+        it printed."""
+        process = self._process
+        if process is None:
+            raise ProcessNotReady(f"{self.name} is not started")
+        out, _ = process.communicate(timeout=timeout)
+        return process.returncode, out or ""
+
+    def send_signal(self, sig: signal.Signals) -> None:
+        """Send ``sig`` to the child (and nothing once it exited); ``wait()`` for its status."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(sig)
+
+    def stop(self, timeout: float = 15.0, sig: signal.Signals = signal.SIGTERM) -> None:
+        """``sig`` (SIGTERM), then SIGKILL after ``timeout`` seconds; reaps the child."""
         process, self._process = self._process, None
         self._close_pipes(process)
-        terminate(process, timeout)
+        terminate(process, timeout, sig)
 
     def kill(self) -> None:
         """SIGKILL, as a crash would: the child flushes nothing."""
@@ -215,14 +258,3 @@ class ChildProcess:
         except OSError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
-
-    def __enter__(self) -> ChildProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

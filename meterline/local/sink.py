@@ -12,10 +12,9 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-from meterline.local.process import ChildProcess, ProcessNotReady, ready_file
+from meterline.local.process import ChildProcess, ProcessNotReady, StartStop, ready_file
 from sinks.owner import read_owner
 from sinks.query_client import RemoteQueryClient, RemoteResult
 
@@ -26,7 +25,7 @@ class SinkNotReady(ProcessNotReady):
     pass
 
 
-class SinkProcess:
+class SinkProcess(StartStop):
     def __init__(
         self,
         *,
@@ -130,14 +129,3 @@ class SinkProcess:
         """SIGKILL, as a crash would: nothing is flushed, the owner file is left stale."""
         self._close_client()
         self._child.kill()
-
-    def __enter__(self) -> SinkProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -5,9 +5,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 
-from meterline.local.process import ChildProcess, ProcessNotReady, ready_file
+from meterline.local.process import ChildProcess, ProcessNotReady, StartStop, ready_file
 
 __all__ = ["StreamWorker", "WorkerNotReady"]
 
@@ -16,7 +15,7 @@ class WorkerNotReady(ProcessNotReady):
     pass
 
 
-class StreamWorker:
+class StreamWorker(StartStop):
     """``python -m stream worker`` with ``METERLINE_*`` settings in its environment.
 
     ``start()`` returns once the worker wrote its ready file (partitions assigned, tables
@@ -76,14 +75,3 @@ class StreamWorker:
 
     def kill(self) -> None:
         self._child.kill()
-
-    def __enter__(self) -> StreamWorker:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

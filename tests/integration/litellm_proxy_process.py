@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from types import TracebackType
 
 from meterline.local.ports import free_port
-from meterline.local.process import ChildProcess, ProcessNotReady, http_ok
+from meterline.local.process import ChildProcess, ProcessNotReady, StartStop, http_ok
 
 __all__ = ["LiteLLMProxy", "ProxyNotReady"]
 
@@ -16,7 +15,7 @@ class ProxyNotReady(ProcessNotReady):
     """The proxy exited or did not answer its readiness probe in time."""
 
 
-class LiteLLMProxy:
+class LiteLLMProxy(StartStop):
     """``litellm --config CONFIG`` on 127.0.0.1 and a free port, with ``env`` added to ours.
 
     ``start()`` returns once ``/health/readiness`` answers; ``stop()`` (also on ``with`` exit)
@@ -68,14 +67,3 @@ class LiteLLMProxy:
 
     def stop(self, timeout: float = 15.0) -> None:
         self._child.stop(timeout)
-
-    def __enter__(self) -> LiteLLMProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -5,7 +5,6 @@ fail mode with every settle applied exactly once when it is back."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 import uuid
@@ -16,7 +15,7 @@ import pytest
 from meterline.bench.enforce import run_gateways
 from meterline.bench.enforce_gateway import StaticFollower
 from meterline.bench.enforce_stats import max_overlap
-from meterline.local.process import terminate
+from meterline.local.process import ChildProcess
 from meterline.local.valkey import ValkeyServer
 from producers.limits.backends import ValkeyBackend
 from producers.limits.errors import LimitExceeded
@@ -56,21 +55,20 @@ def test_sigkilled_gateway_frees_its_slots_within_the_lease(valkey_server) -> No
         "valkey_url": valkey_server.url, "prefix": f"{key}:", "key": key, "hold": True,
         "rate": {"max_parallel": 3, "lease_s": lease}, "callers": 3, "duration_s": 600,
     }  # fmt: skip
-    gateway = subprocess.Popen(
+    gateway = ChildProcess(
         [sys.executable, "-m", "meterline.bench.enforce_gateway", json.dumps(spec)],
-        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        name="gateway", pipes=True,
+    ).start()  # fmt: skip
     backend = ValkeyBackend(valkey_server.url, prefix=f"{key}:")
     limit = RateAsk(key=f"key:{key}", subject=f"key {key}", max_parallel=3, lease_s=lease)
     try:
         assert gateway.stdout is not None
         for line in gateway.stdout:
-            if line.strip() == b"held 3":
+            if line.strip() == "held 3":
                 break
         else:
             pytest.fail("the gateway never held its 3 calls")
         gateway.kill()
-        gateway.wait()
         killed_at = time.monotonic()
         refusal = backend.reserve(Ask("after-kill", 0, (limit,)))
         assert not admitted(refusal) and refusal.kind == "parallel"  # type: ignore[union-attr]
@@ -78,7 +76,7 @@ def test_sigkilled_gateway_frees_its_slots_within_the_lease(valkey_server) -> No
             assert time.monotonic() - killed_at < lease + 10, "slots outlived their lease"
             time.sleep(0.05)
     finally:
-        terminate(gateway, 5.0)
+        gateway.stop(5.0)
         backend.close()
 
 

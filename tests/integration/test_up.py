@@ -7,12 +7,11 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
-from meterline.local import free_port
+from meterline.local import ChildProcess, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -36,20 +35,17 @@ def test_up_serves_sql_and_stops_everything(tmp_path) -> None:
     }
     log = tmp_path / "up.log"
     children: list[int] = []
-    with open(log, "wb") as out:
-        up = subprocess.Popen(
-            [sys.executable, "-m", "meterline", "up"],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    up = ChildProcess(
+        [sys.executable, "-m", "meterline", "up"],
+        name="meterline up",
+        env=env,
+        cwd=tmp_path,
+        log_path=log,
+        ready=lambda _: "meterline is up" in log.read_text(),  # printed once every part serves
+        poll_interval=0.2,
+    )
     try:
-        deadline = time.monotonic() + 90
-        while "meterline is up" not in log.read_text() and time.monotonic() < deadline:
-            assert up.poll() is None, log.read_text()
-            time.sleep(0.2)
+        up.start(90)
         text = log.read_text()
         assert "meterline is up" in text, text
         children.extend(int(pid) for pid in re.findall(r"pid (\d+)", text))
@@ -81,13 +77,7 @@ def test_up_serves_sql_and_stops_everything(tmp_path) -> None:
         assert up.wait(60) == 0
         assert not any(alive(pid) for pid in children), log.read_text()
     finally:
-        if up.poll() is None:
-            up.send_signal(signal.SIGTERM)
-            try:
-                up.wait(30)
-            except subprocess.TimeoutExpired:
-                up.kill()
-                up.wait()
+        up.stop(30)
         for pid in children:  # only the processes this stack reported starting
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)

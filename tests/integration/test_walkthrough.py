@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from meterline.local import free_port
+from meterline.local import ChildProcess, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -43,15 +42,14 @@ def test_the_readme_walkthrough(tmp_path: Path) -> None:
         return done
 
     log = tmp_path / "up.log"
-    with open(log, "wb") as out:
-        up = subprocess.Popen([sys.executable, "-m", "meterline", "up", "--plans", str(PLANS)],
-                              cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
-                              start_new_session=True)  # fmt: skip
+    up = ChildProcess(
+        [sys.executable, "-m", "meterline", "up", "--plans", str(PLANS)],
+        name="meterline up", env=env, cwd=tmp_path, log_path=log,
+        ready=lambda _: "meterline is up" in log.read_text(),  # printed once every part serves
+        poll_interval=0.2,
+    )  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        while "meterline is up" not in log.read_text() and time.monotonic() < deadline:
-            assert up.poll() is None, log.read_text()
-            time.sleep(0.2)
+        up.start(120)
         assert "meterline is up" in log.read_text(), log.read_text()
 
         meterline("keys", "bind", "key-cust-0001", "--team", "enterprise", "--customer",
@@ -129,10 +127,4 @@ def test_the_readme_walkthrough(tmp_path: Path) -> None:
         revenue = {r["customer"]: r["revenue"] for r in margin["rows"]}
         assert Decimal(revenue["cust-0001"]) >= 500
     finally:
-        if up.poll() is None:
-            up.send_signal(signal.SIGTERM)
-            try:
-                up.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(up.pid, signal.SIGKILL)
-                up.wait(timeout=10)
+        up.stop(60)
