@@ -35,7 +35,8 @@ def test_rpm_parallel_and_cap_hold_across_three_gateway_processes(valkey_server)
         "valkey_url": valkey_server.url, "prefix": f"{key}:", "key": key,
         "rate": {"rpm": 40, "max_parallel": 4}, "cap": {"limit": "0.6", "max_call_cost": "0.05"},
         "callers": 5, "duration_s": 4, "latency_ms": [20, 80], "cost_usd": ["0.001", "0.05"],
-        "start_at": time.time() + 4,
+        # Far enough ahead that all three processes are up (imports) before any calls start.
+        "start_at": time.time() + 10,
     }  # fmt: skip
     results = run_gateways([{**spec, "seed": i} for i in range(3)], timeout_s=90)
     calls = [c for r in results for c in r["calls"]]
