@@ -114,12 +114,19 @@ class CutNetwork:
         self.failed: list[str] = []
         self.errors: list[str] = []
         context.route("**/*", self._route)
-        context.on("requestfailed", lambda r: self.failed.append(f"{r.url} {r.failure}"))
+        context.on("requestfailed", self._failed)
         context.on("weberror", lambda e: self.errors.append(str(e.error)))
         context.on(
             "console",
             lambda m: self.errors.append(m.text) if m.type == "error" else None,
         )
+
+    def _failed(self, request: Any) -> None:
+        # ERR_ABORTED is the browser dropping a request of a page it navigated away from (seen
+        # with the chart script); an asset that really fails answers 404 or is refused, and an
+        # undrawn chart fails the page on its own.
+        if request.failure != "net::ERR_ABORTED":
+            self.failed.append(f"{request.url} {request.failure}")
 
     def _route(self, route: Any) -> None:
         if urlparse(route.request.url).hostname == "127.0.0.1":
