@@ -25,67 +25,45 @@ class Verdict(enum.Enum):
     REPEAT = "repeat"
     """Below the expected offset: processed already in this assignment; skip it."""
     SEEK = "seek"
-    """Above the expected offset: skip it and seek the partition back to ``expected``."""
+    """Above the expected offset, a new hole: skip it and seek the partition back."""
     WAIT = "wait"
-    """Above the expected offset while a seek back is on its way (records fetched before it
-    are still arriving); skip it."""
-    GAP = "gap"
-    """The expected offset never came back after ``seeks`` seeks, ``patience`` records apart:
-    it is gone from the broker (past retention, say). ``expected`` moved to the lowest offset
-    seen since; skip this record, seek there and report the loss."""
-
-
-@dataclass
-class _Hole:
-    skipped: int = 0
-    seeks: int = 1
-    lowest_seen: int = 0
+    """Above the expected offset while a seek back is on its way; skip it."""
 
 
 @dataclass
 class Continuity:
-    """The next offset each source partition must deliver to its agent."""
+    """The next offset each source partition must deliver to its agent, and the partitions
+    waiting for a seek back to refill a hole."""
 
-    patience: int = 10_000
-    """Records skipped after a seek back before seeking again (more than a fetch and a stream
-    buffer hold, so the records fetched before the seek have all arrived)."""
-    seeks: int = 3
-    """Seeks back to a missing offset before it is taken as gone."""
     _next: dict[Hashable, int] = field(default_factory=dict)
-    _holes: dict[Hashable, _Hole] = field(default_factory=dict)
+    _holes: set[Hashable] = field(default_factory=set)
 
     def start(self, partition: Hashable, offset: int) -> None:
-        """``partition`` resumes at ``offset`` (its committed offset, or its first one)."""
+        """``partition`` resumes at ``offset`` (its committed offset, or its first one); also
+        how a hole the broker cannot refill (past retention) is stepped over."""
         self._next[partition] = offset
-        self._holes.pop(partition, None)
+        self._holes.discard(partition)
 
     def forget(self, partition: Hashable) -> None:
         self._next.pop(partition, None)
-        self._holes.pop(partition, None)
+        self._holes.discard(partition)
 
     def expected(self, partition: Hashable) -> int | None:
         return self._next.get(partition)
+
+    def holes(self) -> dict[Hashable, int]:
+        """Partitions waiting for a refill, with the offset they wait for."""
+        return {partition: self._next[partition] for partition in self._holes}
 
     def admit(self, partition: Hashable, offset: int) -> Verdict:
         expected = self._next.get(partition)
         if expected is None or offset == expected:
             self._next[partition] = offset + 1
-            self._holes.pop(partition, None)
+            self._holes.discard(partition)
             return Verdict.PROCESS
         if offset < expected:
             return Verdict.REPEAT
-        hole = self._holes.get(partition)
-        if hole is None:
-            self._holes[partition] = _Hole(lowest_seen=offset)
-            return Verdict.SEEK
-        hole.lowest_seen = min(hole.lowest_seen, offset)
-        hole.skipped += 1
-        if hole.skipped < self.patience:
+        if partition in self._holes:
             return Verdict.WAIT
-        if hole.seeks < self.seeks:
-            hole.seeks += 1
-            hole.skipped = 0
-            return Verdict.SEEK
-        self._next[partition] = hole.lowest_seen
-        del self._holes[partition]
-        return Verdict.GAP
+        self._holes.add(partition)
+        return Verdict.SEEK

@@ -58,6 +58,7 @@ class SourcePositions:
         # mode's signal types do not describe handlers with named keyword arguments.
         app.on_rebalance_complete.connect(cast(Any, self._on_rebalance_complete))
         app.on_partitions_revoked.connect(cast(Any, self._on_revoked))
+        app.timer(interval=1.0)(self.refill_holes)
 
     @property
     def _consumer(self) -> Consumer:
@@ -96,29 +97,49 @@ class SourcePositions:
 
     async def admit(self, message: Any) -> bool:
         """Whether the agent should process ``message`` (its partition's next offset). Seeks
-        the partition back when records were skipped; never waits for the broker."""
+        the partition back when records were skipped (a local change of the fetch position)."""
         tp = message.tp
         verdict = self.continuity.admit(tp, message.offset)
         if verdict is Verdict.PROCESS:
             return True
-        expected = self.continuity.expected(tp)
-        if verdict in (Verdict.SEEK, Verdict.GAP) and expected is not None:
-            if verdict is Verdict.GAP:
-                log.error(
-                    "%s[%d]: records before offset %d never came back from the broker; "
-                    "going on from there",
-                    tp.topic,
-                    tp.partition,
-                    expected,
-                )
-            else:
-                log.warning(
-                    "%s[%d]: got offset %d, expected %d: seeking back to %d",
-                    tp.topic,
-                    tp.partition,
-                    message.offset,
-                    expected,
-                    expected,
-                )
-            await self._consumer.seek(tp, expected)
+        if verdict is Verdict.SEEK:
+            expected = self.continuity.expected(tp)
+            log.warning(
+                "%s[%d]: got offset %d, expected %s: seeking back",
+                tp.topic,
+                tp.partition,
+                message.offset,
+                expected,
+            )
+            await self._seek(tp, expected)
         return False
+
+    async def _seek(self, tp: Any, offset: int | None) -> None:
+        if offset is None:
+            return
+        # In the consumer's own thread: a seek from this one leaves its fetcher asleep.
+        await self._consumer.seek_wait({tp: offset})
+
+    async def refill_holes(self) -> None:
+        """Seek every partition still waiting for a refill back again (Faust's fetcher may
+        have run on past the first seek with records it already held), or step over what the
+        broker no longer has."""
+        holes: dict[Any, int] = dict(self.continuity.holes())
+        if not holes:
+            return
+        earliest = await self._consumer.earliest_offsets(*holes)
+        for tp, expected in holes.items():
+            first = earliest.get(tp)
+            if first is not None and first > expected:
+                log.error(
+                    "%s[%d]: offsets %d to %d are gone from the broker (retention?) before "
+                    "they were processed; going on from %d",
+                    tp.topic,
+                    tp.partition,
+                    expected,
+                    first - 1,
+                    first,
+                )
+                self.continuity.start(tp, first)
+                expected = first
+            await self._seek(tp, expected)
