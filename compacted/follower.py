@@ -19,6 +19,7 @@ What a caller may rely on:
    exponential backoff (tenacity) until it answers; following resumes after the last applied
    offset. A required topic that does not exist yet is retried the same way; with
    ``optional=True`` a missing topic is reported to ``on_missing`` and left out instead.
+   ``retry_on`` adds exception types to retry the same way; ``on_retry`` hears each error.
    ``last_contact`` (``time.monotonic()``) tells when the broker last answered, refreshed every
    ``probe_interval_s`` when that is set.
 5. **Clean stop.** Cancelling ``run()`` (or ``stop()`` after ``start()``) closes the consumer.
@@ -116,6 +117,8 @@ class CompactedFollower(Generic[T]):
         poll_ms: int = 200,
         probe_interval_s: float | None = None,
         retry_wait: tenacity.wait.wait_base | None = None,
+        retry_on: tuple[type[Exception], ...] = (),
+        on_retry: Callable[[BaseException], None] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self._decoders = dict(topics)
@@ -132,6 +135,8 @@ class CompactedFollower(Generic[T]):
         self._poll_ms = poll_ms
         self._probe_interval_s = probe_interval_s
         self._retry_wait = retry_wait or tenacity.wait_exponential(multiplier=0.1, max=1.0)
+        self._retry_on = _TRANSIENT + retry_on
+        self._on_retry = on_retry
         self._positions: dict[TopicPartition, int] = {}
         self._task: asyncio.Task[None] | None = None
         self.loaded = asyncio.Event()
@@ -152,7 +157,7 @@ class CompactedFollower(Generic[T]):
         """Follow until cancelled. Returns only when an ``optional`` follower found none of its
         topics. Errors other than the broker's (a callback's) propagate."""
         retrying = tenacity.AsyncRetrying(
-            retry=tenacity.retry_if_exception_type(_TRANSIENT),
+            retry=tenacity.retry_if_exception_type(self._retry_on),
             wait=self._retry_wait,
             stop=tenacity.stop_never,
             before_sleep=self._log_retry,
@@ -179,6 +184,8 @@ class CompactedFollower(Generic[T]):
         level = logging.WARNING if state.attempt_number == 1 else logging.DEBUG
         error = state.outcome.exception() if state.outcome is not None else None
         log.log(level, "%s cannot follow %s (retrying): %r", self._client_id, self.bootstrap, error)
+        if self._on_retry is not None and error is not None:
+            self._on_retry(error)
 
     async def _session(self) -> None:
         consumer = AIOKafkaConsumer(
