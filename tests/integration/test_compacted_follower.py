@@ -5,6 +5,7 @@ the caller's choice and never stops it."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 
@@ -13,7 +14,7 @@ import pytest
 from compacted import CompactedFollower, Invalid, InvalidValue, Update
 from meterline.kafka_admin import create_topics
 from meterline.kafka_records import produce_records
-from schemas.topics import LIMITS, Topics
+from schemas.topics import KEYS, LIMITS, Topics
 
 pytestmark = pytest.mark.integration
 
@@ -150,3 +151,28 @@ async def test_a_required_topic_is_waited_for_and_an_optional_one_left_out(
         assert required.loaded.is_set()
     finally:
         await required.stop()
+
+
+async def test_follows_on_after_the_broker_is_lost_and_back(tmp_path) -> None:
+    from meterline.local import TansuBroker
+
+    names = Topics("lost.")
+    broker = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    follower = CompactedFollower(broker.bootstrap, {names.keys: decode}, probe_interval_s=0.2)
+    try:
+        await create_topics(broker.bootstrap, names, only=[KEYS.name])
+        follower.start()
+        async with asyncio.timeout(20):
+            await follower.loaded.wait()
+        broker.stop()
+        # Its probes go unanswered: last_contact stops moving.
+        await until(lambda: time.monotonic() - follower.last_contact > 2, timeout=30)
+        # Back on the same port (empty: memory storage), the topic recreated and written.
+        broker = TansuBroker(port=broker.port, log_path=tmp_path / "tansu2.log").start()
+        await create_topics(broker.bootstrap, names, only=[KEYS.name])
+        await publish(broker.bootstrap, names.keys, ("a", b"1"))
+        await until(lambda: follower.values(names.keys).get("a") == 1, timeout=60)
+        await until(lambda: time.monotonic() - follower.last_contact < 1, timeout=10)
+    finally:
+        await follower.stop()
+        broker.stop()
