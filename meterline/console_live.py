@@ -11,15 +11,16 @@ the page shows the error meanwhile.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
-from pydantic import BaseModel, ValidationError
+import tenacity
+from pydantic import BaseModel
 
+from compacted import CompactedFollower, Invalid, InvalidValue, Update
 from reports.console.live import LiveSnapshot
 from schemas.budgets import BudgetPolicy, BudgetState
 from schemas.keys import KeyBinding
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 _RETRY_S = 3.0
 _POLL_MS = 500
+_FETCH_MAX_WAIT_MS = 500
 
 
 class KafkaLiveBudgets:
@@ -47,8 +49,25 @@ class KafkaLiveBudgets:
         self._values: dict[str, dict[str, Any]] = {t: {} for t in self._models}
         self._ready = False
         self._error = ""
+        self._follower: CompactedFollower[BaseModel] = CompactedFollower(
+            bootstrap,
+            {topic: model.model_validate_json for topic, model in self._models.items()},
+            on_batch=self._publish,
+            on_loaded=self._loaded,
+            on_invalid=_warn_invalid,
+            invalid=InvalidValue.SKIP,
+            client_id="meterline-console",
+            fetch_max_wait_ms=_FETCH_MAX_WAIT_MS,
+            poll_ms=_POLL_MS,
+            retry_wait=tenacity.wait_fixed(_RETRY_S),
+            # Keep following whatever went wrong; the page shows it meanwhile.
+            retry_on=(Exception,),
+            on_retry=self._failed,
+        )
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[Any] | None = None
 
     def start(self) -> KafkaLiveBudgets:
         self._thread = threading.Thread(
@@ -59,6 +78,10 @@ class KafkaLiveBudgets:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping.set()
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already ended
+                loop.call_soon_threadsafe(task.cancel)
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -81,59 +104,24 @@ class KafkaLiveBudgets:
         )
 
     async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self._follow()
-            except (KafkaError, OSError, TimeoutError) as exc:
-                self._error = f"{type(exc).__name__}: {exc}"
-                log.warning("console budget state: %s; retrying", self._error)
-                await asyncio.sleep(_RETRY_S)
-            except Exception as exc:  # keep following; the page shows what went wrong
-                self._error = f"{type(exc).__name__}: {exc}"
-                log.exception("console budget state follower failed; retrying")
-                await asyncio.sleep(_RETRY_S)
-
-    async def _follow(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            enable_auto_commit=False,
-            client_id="meterline-console",
-        )
-        await consumer.start()
-        try:
-            tps = [TopicPartition(topic, 0) for topic in self._models]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            ends = await asyncio.wait_for(consumer.end_offsets(tps), 10)
-            fresh: dict[str, dict[str, Any]] = {t: {} for t in self._models}
-            while not self._stopping.is_set():
-                batches = await consumer.getmany(*tps, timeout_ms=_POLL_MS)
-                for tp, messages in batches.items():
-                    for message in messages:
-                        self._apply(fresh[tp.topic], tp.topic, message.key, message.value)
-                if batches or not self._ready:
-                    # Publish copies: snapshot() reads them from another thread.
-                    self._values = {t: dict(v) for t, v in fresh.items()}
-                if not self._ready and await self._caught_up(consumer, ends):
-                    self._ready, self._error = True, ""
-        finally:
-            await consumer.stop()
-
-    @staticmethod
-    async def _caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
-        for tp, end in ends.items():
-            if await consumer.position(tp) < end:
-                return False
-        return True
-
-    def _apply(
-        self, into: dict[str, Any], topic: str, key: bytes | None, value: bytes | None
-    ) -> None:
-        name = (key or b"").decode(errors="replace")
-        if value is None:
-            into.pop(name, None)
+        self._loop, self._task = asyncio.get_running_loop(), asyncio.current_task()
+        if self._stopping.is_set():
             return
-        try:
-            into[name] = self._models[topic].model_validate_json(value)
-        except ValidationError:
-            log.warning("console budget state: skipped an invalid record on %s", topic)
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._follower.run()
+
+    async def _publish(self, _updates: list[Update[BaseModel]]) -> None:
+        # Publish copies: snapshot() reads them from another thread.
+        self._values = {t: dict(self._follower.values(t)) for t in self._models}
+
+    async def _loaded(self) -> None:
+        await self._publish([])
+        self._ready, self._error = True, ""
+
+    def _failed(self, exc: BaseException) -> None:
+        self._error = f"{type(exc).__name__}: {exc}"
+        log.warning("console budget state: %s; retrying", self._error)
+
+
+def _warn_invalid(invalid: Invalid) -> None:
+    log.warning("console budget state: skipped an invalid record on %s", invalid.topic)

@@ -21,13 +21,11 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
-from pydantic import ValidationError
-
+from compacted import CompactedFollower, Invalid, InvalidValue, Update
 from producers.config import GuardSettings
 from producers.errors import ProducerNotStarted
 from producers.limits.plan import LimitIndex
@@ -42,6 +40,15 @@ log = logging.getLogger(__name__)
 
 _PROBE_INTERVAL_S = 1.0
 _FETCH_MAX_WAIT_MS = 50
+
+_Value = KeyBinding | BudgetState | LimitPolicy | BudgetPolicy
+_Follower = CompactedFollower[_Value]
+_MODELS: dict[str, Callable[[bytes], _Value]] = {
+    KEYS.name: KeyBinding.model_validate_json,
+    BUDGET_STATE.name: BudgetState.model_validate_json,
+    LIMITS.name: LimitPolicy.model_validate_json,
+    BUDGET_POLICIES.name: BudgetPolicy.model_validate_json,
+}
 
 
 @dataclass(frozen=True)
@@ -134,29 +141,27 @@ class BudgetGuard:
             unpriced_call_cost=self.settings.limits_unpriced_call_cost,
         )
         """Rate limits and ``block`` budgets the admission guard (``producers.limits``) asks."""
-        self._loaded = False
-        self._last_contact = float("-inf")
         self._task: asyncio.Task[None] | None = None
         self._limits_task: asyncio.Task[None] | None = None
-        self._caught_up = asyncio.Event()
-        self._limits_caught_up = asyncio.Event()
+        self._primary = self._follower([KEYS, BUDGET_STATE], primary=True)
+        self._secondary = self._follower([LIMITS, BUDGET_POLICIES], primary=False)
         self.changed = asyncio.Event()
         """Set whenever a record was applied; waiters clear it themselves."""
 
     @property
     def available(self) -> bool:
         """Loaded once and in contact with the broker within ``guard_stale_after_s``."""
-        stale = time.monotonic() - self._last_contact > self.settings.guard_stale_after_s
+        stale = time.monotonic() - self._primary.last_contact > self.settings.guard_stale_after_s
         return self._loaded and not stale
 
     async def start(self) -> BudgetGuard:
         if self._task is None:
-            # Two consumers: the limits and policies topics are followed apart from the bindings
+            # Two followers: the limits and policies topics are followed apart from the bindings
             # and states every block depends on, so a problem with the newer topics (missing,
             # slow) cannot hold up the stream's blocks.
-            self._task = asyncio.create_task(self._follow(primary=True), name="budget-guard")
+            self._task = asyncio.create_task(self._primary.run(), name="budget-guard")
             self._limits_task = asyncio.create_task(
-                self._follow(primary=False), name="budget-guard-limits"
+                self._secondary.run(), name="budget-guard-limits"
             )
             waiter = asyncio.create_task(self._both_caught_up())
             try:
@@ -187,12 +192,16 @@ class BudgetGuard:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    @property
+    def _loaded(self) -> bool:
+        return self._primary.loaded.is_set()
+
     async def _both_caught_up(self) -> None:
         """Bindings and states loaded, and limits and policies loaded (or their follower
         ended: no such topics, or it failed, which ``start`` then raises)."""
-        await self._caught_up.wait()
+        await self._primary.loaded.wait()
         assert self._limits_task is not None
-        limits = asyncio.create_task(self._limits_caught_up.wait())
+        limits = asyncio.create_task(self._secondary.loaded.wait())
         try:
             await asyncio.wait({limits, self._limits_task}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -206,97 +215,58 @@ class BudgetGuard:
             return GuardDecision(False, reason="budget state unavailable (fail-closed)")
         return self.index.decide(api_key_id, now or datetime.now(UTC))
 
-    async def _follow(self, *, primary: bool) -> None:
-        """Follow the bindings and states (``primary``; it also tells availability) or the
-        limits and policies, from the beginning of their topics."""
-        caught_up = self._caught_up if primary else self._limits_caught_up
-        attempt = 0
-        while True:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.settings.kafka_bootstrap,
-                enable_auto_commit=False,
-                client_id="meterline-budget-guard" + ("" if primary else "-limits"),
-                # Short long-polls: a block must reach the gateway well within a second.
-                fetch_max_wait_ms=_FETCH_MAX_WAIT_MS,
-            )
-            try:
-                await consumer.start()
-                break
-            except (OSError, KafkaError) as exc:
-                attempt += 1
-                level = logging.WARNING if attempt == 1 else logging.DEBUG
-                log.log(level, "budget guard cannot reach the broker (retrying): %r", exc)
-                await consumer.stop()
-                await asyncio.sleep(1)
-        try:
-            specs = [KEYS, BUDGET_STATE] if primary else await self._optional_topics(consumer)
-            if not specs:
-                caught_up.set()
-                return
-            parts = [
-                TopicPartition(self.topics.name(spec), p)
-                for spec in specs
-                for p in range(spec.partitions)
-            ]
-            consumer.assign(parts)
-            await consumer.seek_to_beginning(*parts)
-            end = await consumer.end_offsets(parts)
-            if primary:
-                self._last_contact = time.monotonic()
-            next_probe = time.monotonic() + _PROBE_INTERVAL_S
-            while True:
-                batches = await consumer.getmany(*parts, timeout_ms=100)
-                for tp, messages in batches.items():
-                    for message in messages:
-                        self._apply(tp.topic, message.key, message.value)
-                if batches:
-                    self.changed.set()
-                if not caught_up.is_set() and all(
-                    [await consumer.position(tp) >= end[tp] for tp in parts]
-                ):
-                    self._loaded = self._loaded or primary
-                    caught_up.set()
-                if primary and time.monotonic() >= next_probe:
-                    next_probe = time.monotonic() + _PROBE_INTERVAL_S
-                    # The state counts as unavailable once these probes fail for a while.
-                    with contextlib.suppress(TimeoutError, KafkaError, OSError):
-                        await asyncio.wait_for(consumer.end_offsets(parts[:1]), 2.0)
-                        self._last_contact = time.monotonic()
-        finally:
-            await consumer.stop()
+    def _follower(self, specs: list[TopicSpec], *, primary: bool) -> _Follower:
+        """Bindings and states (``primary``; it also tells availability) or the limits and
+        policies, followed from the beginning of their topics."""
+        decoders = {self.topics.name(spec): _MODELS[spec.name] for spec in specs}
+        return CompactedFollower(
+            self.settings.kafka_bootstrap,
+            decoders,
+            on_update=self._apply,
+            on_invalid=_log_invalid,
+            invalid=InvalidValue.SKIP,
+            # Limits and policies only when their topics exist: a deployment that has not run
+            # ``meterline topics create`` since they were added keeps enforcing budget state.
+            optional=not primary,
+            on_missing=self._warn_missing,
+            client_id="meterline-budget-guard" + ("" if primary else "-limits"),
+            # Short long-polls: a block must reach the gateway well within a second.
+            fetch_max_wait_ms=_FETCH_MAX_WAIT_MS,
+            poll_ms=100,
+            # The state counts as unavailable once these probes fail for a while.
+            probe_interval_s=_PROBE_INTERVAL_S if primary else None,
+        )
 
-    async def _optional_topics(self, consumer: AIOKafkaConsumer) -> list[TopicSpec]:
-        """Limits and policies, when their topics exist: a deployment that has not run
-        ``meterline topics create`` since they were added keeps enforcing budget state."""
-        existing = await consumer.topics()
-        found = []
-        for spec in (LIMITS, BUDGET_POLICIES):
-            if self.topics.name(spec) in existing:
-                found.append(spec)
-            else:
-                log.warning(
-                    "topic %s does not exist (run `meterline topics create`); gateways apply "
-                    "no %s until it does",
-                    self.topics.name(spec),
-                    "rate limits" if spec is LIMITS else "cap reservations",
-                )
-        return found
+    def _warn_missing(self, topic: str) -> None:
+        log.warning(
+            "topic %s does not exist (run `meterline topics create`); gateways apply "
+            "no %s until it does",
+            topic,
+            "rate limits" if topic == self.topics.limits else "cap reservations",
+        )
 
-    def _apply(self, topic: str, key: bytes | None, value: bytes | None) -> None:
-        name = (key or b"").decode(errors="replace")
-        try:
-            if topic == self.topics.keys:
-                binding = None if value is None else KeyBinding.model_validate_json(value)
-                self.index.apply_binding(name, binding)
-            elif topic == self.topics.limits:
-                limit = None if value is None else LimitPolicy.model_validate_json(value)
-                self.limits.apply_limit(name, limit)
-            elif topic == self.topics.budget_policies:
-                policy = None if value is None else BudgetPolicy.model_validate_json(value)
-                self.limits.apply_policy(name, policy)
-            else:
-                state = None if value is None else BudgetState.model_validate_json(value)
-                self.index.apply_state(name, state)
-                self.limits.apply_state(name, state)
-        except ValidationError as exc:
-            log.error("budget guard skipped an invalid record on %s key %r: %s", topic, name, exc)
+    def _apply(self, update: Update[_Value]) -> None:
+        topic, name, value = update.topic, update.key, update.new
+        if topic == self.topics.keys:
+            assert value is None or isinstance(value, KeyBinding)
+            self.index.apply_binding(name, value)
+        elif topic == self.topics.limits:
+            assert value is None or isinstance(value, LimitPolicy)
+            self.limits.apply_limit(name, value)
+        elif topic == self.topics.budget_policies:
+            assert value is None or isinstance(value, BudgetPolicy)
+            self.limits.apply_policy(name, value)
+        else:
+            assert value is None or isinstance(value, BudgetState)
+            self.index.apply_state(name, value)
+            self.limits.apply_state(name, value)
+        self.changed.set()
+
+
+def _log_invalid(invalid: Invalid) -> None:
+    log.error(
+        "budget guard skipped an invalid record on %s key %r: %s",
+        invalid.topic,
+        invalid.key,
+        invalid.error,
+    )

@@ -7,13 +7,10 @@ following it, so a policy change applies from the next record on. Agents wait fo
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from pydantic import ValidationError
-
+from compacted import CompactedFollower, Invalid, InvalidValue, Update
 from schemas.budgets import BudgetPolicy, BudgetScope
 
 __all__ = ["PolicyFollower", "PolicyIndex"]
@@ -37,6 +34,12 @@ class PolicyIndex:
         Raises ``pydantic.ValidationError`` on a malformed value; the index is then unchanged.
         """
         policy = None if value is None else BudgetPolicy.model_validate_json(value)
+        return self.put(policy_id, policy)
+
+    def put(
+        self, policy_id: str, policy: BudgetPolicy | None
+    ) -> tuple[BudgetPolicy | None, BudgetPolicy | None]:
+        """Set (``None``: delete) the policy under ``policy_id``; returns (previous, new)."""
         old = self._by_id.pop(policy_id, None)
         if old is not None:
             subject = self._by_subject.get((old.scope, old.subject), {})
@@ -87,45 +90,39 @@ class PolicyFollower:
         self.topic = topic
         self.index = index or PolicyIndex()
         self.on_change = on_change
-        self.ready = asyncio.Event()
+        self._follower: CompactedFollower[BudgetPolicy] = CompactedFollower(
+            bootstrap,
+            {topic: BudgetPolicy.model_validate_json},
+            on_batch=self._changed,
+            on_loaded=self._loaded,
+            on_invalid=_log_invalid,
+            invalid=InvalidValue.DELETE,
+            client_id="budget-policies",
+            fetch_max_wait_ms=100,
+            poll_ms=200,
+        )
+        self.ready = self._follower.loaded
 
     async def run(self) -> None:
         """Follow until cancelled. An invalid value deletes that policy id (it is logged; the
         CLI never writes one)."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            enable_auto_commit=False,
-            client_id="budget-policies",
-            fetch_max_wait_ms=100,
-        )
-        await consumer.start()
-        try:
-            tp = TopicPartition(self.topic, 0)
-            consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
-            end = (await consumer.end_offsets([tp]))[tp]
-            while True:
-                changed: set[tuple[BudgetScope, str]] = set()
-                last_offset = -1
-                for message in (await consumer.getmany(tp, timeout_ms=200)).get(tp, []):
-                    changed |= self._apply(message.key, message.value)
-                    last_offset = message.offset
-                if not self.ready.is_set():
-                    if await consumer.position(tp) >= end:
-                        log.info("budget policies loaded: %d", len(self.index))
-                        self.ready.set()
-                        if self.on_change is not None and end > 0:
-                            await self.on_change(self.index.subjects(), end - 1)
-                elif changed and self.on_change is not None:
-                    await self.on_change(sorted(changed), last_offset)
-        finally:
-            await consumer.stop()
+        await self._follower.run()
 
-    def _apply(self, key: bytes | None, value: bytes | None) -> set[tuple[BudgetScope, str]]:
-        policy_id = (key or b"").decode(errors="replace")
-        try:
-            old, new = self.index.apply(policy_id, value)
-        except ValidationError as exc:
-            log.error("invalid budget policy %r treated as deleted: %s", policy_id, exc)
-            old, new = self.index.apply(policy_id, None)
-        return {(p.scope, p.subject) for p in (old, new) if p is not None}
+    async def _changed(self, updates: list[Update[BudgetPolicy]]) -> None:
+        changed: set[tuple[BudgetScope, str]] = set()
+        for update in updates:
+            self.index.put(update.key, update.new)
+            changed |= {(p.scope, p.subject) for p in (update.old, update.new) if p is not None}
+        # Before the topic is loaded, the load's own call covers every subject.
+        if self.ready.is_set() and changed and self.on_change is not None:
+            await self.on_change(sorted(changed), updates[-1].offset)
+
+    async def _loaded(self) -> None:
+        log.info("budget policies loaded: %d", len(self.index))
+        end = self._follower.end_offsets.get((self.topic, 0), 0)
+        if self.on_change is not None and end > 0:
+            await self.on_change(self.index.subjects(), end - 1)
+
+
+def _log_invalid(invalid: Invalid) -> None:
+    log.error("invalid budget policy %r treated as deleted: %s", invalid.key, invalid.error)

@@ -40,7 +40,7 @@ from typing import Any, cast
 
 from meterline.bench.enforce_gateway import StaticFollower
 from meterline.bench.enforce_stats import max_in_window, max_overlap, percentile
-from meterline.local.process import ChildProcess
+from meterline.local.process import ChildProcess, ready_file
 from meterline.local.valkey import ValkeyServer
 
 __all__ = ["FULL", "QUICK", "EnforceBenchConfig", "run_enforce_bench", "run_gateways"]
@@ -80,20 +80,32 @@ QUICK = EnforceBenchConfig(
 
 def run_gateways(specs: list[dict[str, Any]], timeout_s: float) -> list[dict[str, Any]]:
     """Run one gateway process per spec (``meterline.bench.enforce_gateway``) and return what
-    each printed; every process is ended on the way out, also on failure."""
+    each printed; every process is ended on the way out, also on failure.
+
+    The gateways start their callers together: each one signals ready (a ready file) once set
+    up, and only when all are ready does each get its ``go`` line, so a gateway still importing
+    on a busy machine cannot miss the run. ``timeout_s`` counts from that moment."""
     with tempfile.TemporaryDirectory(prefix="meterline-bench-enforce-") as tmp:
-        gateways = [
-            ChildProcess(
-                [sys.executable, "-m", "meterline.bench.enforce_gateway", json.dumps(spec)],
-                name=f"gateway {i}",
-                log_path=Path(tmp) / f"gateway-{i}.log",
-                pipes=True,  # it prints its result on stdout
+        gateways = []
+        for i, spec in enumerate(specs):
+            ready = Path(tmp) / f"gateway-{i}.ready"
+            command = json.dumps({**spec, "ready_file": str(ready)})
+            gateways.append(
+                ChildProcess(
+                    [sys.executable, "-m", "meterline.bench.enforce_gateway", command],
+                    name=f"gateway {i}",
+                    log_path=Path(tmp) / f"gateway-{i}.log",
+                    pipes=True,  # "go" on stdin; it prints its result on stdout
+                    ready=ready_file(ready),
+                )
             )
-            for i, spec in enumerate(specs)
-        ]
         try:
             for gateway in gateways:
-                gateway.start()
+                gateway.start(timeout=max(60.0, timeout_s))
+            for gateway in gateways:
+                assert gateway.stdin is not None
+                gateway.stdin.write("go\n")
+                gateway.stdin.flush()
             results = []
             deadline = time.monotonic() + timeout_s
             for i, gateway in enumerate(gateways):

@@ -8,12 +8,15 @@ Modes: ``limits`` — ``LimitGuard`` with the shared Valkey backend (reserve, ca
 ``state_only`` — today's ``BudgetGuard`` following ``meterline.budgets.state`` alone, each call's
 cost published to ``meterline.usage.enriched`` for the stream to count. With ``hold`` every
 admitted call waits forever (a gateway to SIGKILL mid-call); it prints ``held N`` as it goes.
+With ``ready_file`` in the spec it writes its pid there once set up and starts its callers only
+when a line (``go``) arrives on stdin, so a parent can start several gateways together.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import sys
 import time
@@ -22,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from producers.budget_guard import GuardDecision, GuardIndex
@@ -191,6 +195,11 @@ async def _run_state_only(spec: dict[str, Any], tally: Tally) -> None:
 
 
 async def _callers(spec: dict[str, Any], admit: Admit, tally: Tally) -> None:
+    if "ready_file" in spec:
+        # Set up (imports, guard, backend): say so, then wait for the parent's "go" line, which
+        # it writes to every gateway once all of them are ready (``run_gateways``).
+        Path(spec["ready_file"]).write_text(f"{os.getpid()}\n")
+        await asyncio.to_thread(sys.stdin.readline)
     await asyncio.sleep(max(0.0, float(spec.get("start_at", 0)) - time.time()))
     end = time.time() + float(spec["duration_s"])
     await asyncio.gather(

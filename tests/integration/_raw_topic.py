@@ -19,12 +19,14 @@ async def read_raw_events(
     at_least: int,
     where: Callable[[UsageEvent], bool] = lambda event: True,
     timeout: float = 30.0,
-    settle: float | None = None,
+    marker: Callable[[UsageEvent], bool] | None = None,
 ) -> list[tuple[str, UsageEvent]]:
     """``(record key, event)`` pairs from the start of ``topic`` for events matching ``where``:
     waits for ``at_least`` of them, then reads on to the topic's end so that an unexpected extra
-    event is seen too (the caller flushed its producer first). ``settle`` instead reads for that
-    many more seconds, for a producer in another process that cannot be asked to flush."""
+    event is seen too (the caller flushed its producer first). A producer in another process
+    cannot be asked to flush: have it record one more event after the ones under test, on the
+    same key (so the same partition, in order), and pass ``marker`` to recognise it; the read
+    then also waits for that event (it is not returned)."""
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -36,25 +38,22 @@ async def read_raw_events(
     found: list[tuple[str, UsageEvent]] = []
     try:
         deadline = time.monotonic() + timeout
-        settle_until: float | None = None
+        marked = marker is None
         ends: dict[TopicPartition, int] | None = None
         while time.monotonic() < deadline:
-            if len(found) >= at_least:
-                if settle is not None:
-                    settle_until = settle_until or time.monotonic() + settle
-                    if time.monotonic() >= settle_until:
-                        break
-                else:
-                    ends = ends or await consumer.end_offsets(list(consumer.assignment()))
-                    positions = [await consumer.position(tp) for tp in ends]
-                    if all(p >= e for p, e in zip(positions, ends.values(), strict=True)):
-                        break
+            if len(found) >= at_least and marked:
+                ends = ends or await consumer.end_offsets(list(consumer.assignment()))
+                positions = [await consumer.position(tp) for tp in ends]
+                if all(p >= e for p, e in zip(positions, ends.values(), strict=True)):
+                    break
             batches = await consumer.getmany(timeout_ms=200)
             for records in batches.values():
                 for record in records:
                     key = record.key.decode() if record.key else ""
                     for event in decode_batch(UsageEvent, record.value):
-                        if where(event):
+                        if marker is not None and marker(event):
+                            marked = True
+                        elif where(event):
                             found.append((key, event))
         return found
     finally:

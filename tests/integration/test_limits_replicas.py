@@ -34,17 +34,22 @@ def test_rpm_parallel_and_cap_hold_across_three_gateway_processes(valkey_server)
     spec = {
         "valkey_url": valkey_server.url, "prefix": f"{key}:", "key": key,
         "rate": {"rpm": 40, "max_parallel": 4}, "cap": {"limit": "0.6", "max_call_cost": "0.05"},
-        "callers": 5, "duration_s": 4, "latency_ms": [20, 80], "cost_usd": ["0.001", "0.05"],
-        # Far enough ahead that all three processes are up (imports) before any calls start.
-        "start_at": time.time() + 10,
+        "callers": 5, "duration_s": 4, "latency_ms": [200, 400], "cost_usd": ["0.001", "0.05"],
+        # Open-loop demand (random arrivals, about 45 calls/s in all, over 3x what 4 parallel
+        # slots of 0.2-0.4 s serve): a freed slot goes to whichever gateway asks next. Callers in
+        # a closed loop re-ask the moment their call ends, so the gateway that got the slots
+        # first kept them until the cap was spent (0.25 s when the calls are short).
+        "offered_per_s": 3,
     }  # fmt: skip
+    # run_gateways releases the three together, once each has said it is ready (set up).
     results = run_gateways([{**spec, "seed": i} for i in range(3)], timeout_s=90)
     calls = [c for r in results for c in r["calls"]]
     # The whole run fits in one minute: every admission counts against the one rpm window.
     assert len(calls) <= 40
     assert max_overlap([(c["admitted_at"], c["ended_at"]) for c in calls]) <= 4
     assert sum(Decimal(c["cost"]) for c in calls) <= Decimal("0.6")
-    assert sum(1 for r in results if r["calls"]) >= 2, "one gateway took every call"
+    per_gateway = [(len(r["calls"]), r["refused"]) for r in results]
+    assert sum(1 for r in results if r["calls"]) >= 2, f"one gateway took every call: {per_gateway}"
     refused = {kind for r in results for kind in r["refused"]}
     assert refused & {"rpm", "parallel", "budget"}, "demand never met a limit"
 

@@ -75,6 +75,14 @@ class Stack:
         return openai.OpenAI(base_url=f"{self.proxy.base_url}/v1", api_key=key, max_retries=0)
 
     def events(self, feature: str, at_least: int) -> list[tuple[str, UsageEvent]]:
+        """The events of ``feature`` once ``at_least`` arrived, with any extra one: a marker
+        call on the same key after them is on the topic, and the topic is read to its end."""
+        marker = f"feature:{_feature()}"
+        self.client().chat.completions.create(
+            model="gpt-4o-mini",
+            messages=MESSAGES,
+            extra_body={"metadata": {"tags": ["customer:acme", marker]}},
+        )
         return asyncio.run(
             read_raw_events(
                 self.bootstrap,
@@ -82,7 +90,7 @@ class Stack:
                 at_least=at_least,
                 where=lambda e: f"feature:{feature}" in e.tags,
                 timeout=30,
-                settle=1.0,
+                marker=lambda e: marker in e.tags,
             )
         )
 

@@ -73,7 +73,7 @@ async def test_broker_outage_spools_and_replays_every_event(tmp_path) -> None:
             for i, event in enumerate(events):
                 producer.record(event)
                 if i % 500 == 0:
-                    await asyncio.sleep(0)
+                    await asyncio.sleep(0)  # yield: the sender task runs between bursts
             for _ in range(100):
                 if producer.spool_pending and producer.stats.queued == 0:
                     break

@@ -52,7 +52,7 @@ class Feeder:
                     return
                 events = enriched_events(20, seed=seed)
                 await producer.send_and_wait(self.topic, encode_batch(events), key=b"k")
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.05)  # pacing: steady ingestion (20 records/s) to disturb
         except BaseException as exc:  # surfaced by the test through .error
             self.error = exc
         finally:

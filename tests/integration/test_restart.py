@@ -155,6 +155,8 @@ class Traffic:
         self.bootstrap = bootstrap
         self.sent: set[str] = set()
         self.acked: dict[str, float] = {}
+        self.failed = 0
+        """Sends the broker did not acknowledge."""
         self.stop = threading.Event()
         self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
 
@@ -173,11 +175,12 @@ class Traffic:
                     await producer.send_and_wait(TOPICS.usage_raw, encode_batch(batch),
                                                  key=KEY.encode())  # fmt: skip
                 except Exception:  # the broker was killed: these are not acknowledged
-                    await asyncio.sleep(0.05)
+                    self.failed += 1
+                    await asyncio.sleep(0.05)  # pacing: retry a dead broker at 20/s, not a spin
                     continue
                 now = time.monotonic()
                 self.acked.update(dict.fromkeys(ids, now))
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.01)  # pacing: gateway-like traffic, about 100 batches/s
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), 5)
@@ -205,8 +208,10 @@ def test_sigkill_everything_mid_traffic_then_up_restores_config_and_spend(tmp_pa
         wait_for(lambda: scalar(tmp_path, "SELECT count() FROM meterline.usage_events") >= 300,
                  timeout=60)  # fmt: skip
         killed_at = time.monotonic()
+        failed_before = traffic.failed
         up.kill()
-        time.sleep(0.5)  # let in-flight sends fail against the dead broker
+        # The traffic has met the dead broker: a send after the kill was not acknowledged.
+        wait_for(lambda: traffic.failed > failed_before, timeout=30, interval=0.05)
         traffic.stop.set()
         traffic.thread.join(15)
         acked = dict(traffic.acked)
