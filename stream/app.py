@@ -24,7 +24,6 @@ from stream.topics import StreamTopics
 __all__ = ["StreamApp", "create_app"]
 
 _PRODUCER_BATCH_BYTES = 512 * 1024
-_PRODUCER_LINGER_S = 0.005
 
 
 class StreamApp(faust.App):
@@ -62,10 +61,8 @@ def create_app(
         # An enriched record (~80 KB for 100 events) is larger than Faust's 16 KiB producer
         # batch, so each one filled a batch alone and the next send to that partition waited
         # for a produce round trip before it could append. A batch up to 512 KiB (under the
-        # broker's 1 MiB default) takes the next records while one request is in flight, and a
-        # 5 ms linger sends the changelog and output of several records in one request.
+        # broker's 1 MiB default) takes the next records while one request is in flight.
         producer_max_batch_size=_PRODUCER_BATCH_BYTES,
-        producer_linger=_PRODUCER_LINGER_S,
         web_enabled=False,
     )
     topics = StreamTopics.declare(
