@@ -23,6 +23,8 @@ from stream.topics import StreamTopics
 
 __all__ = ["StreamApp", "create_app"]
 
+_PRODUCER_BATCH_BYTES = 512 * 1024
+
 
 class StreamApp(faust.App):
     """A ``faust.App`` that keeps the agents' state objects it was built with."""
@@ -56,6 +58,11 @@ def create_app(
         broker_rebalance_timeout=settings.broker_rebalance_timeout_s,
         broker_heartbeat_interval=settings.broker_heartbeat_interval_s,
         consumer_auto_offset_reset="earliest",
+        # An enriched record (~80 KB for 100 events) is larger than Faust's 16 KiB producer
+        # batch, so each one filled a batch alone and the next send to that partition waited
+        # for a produce round trip before it could append. A batch up to 512 KiB (under the
+        # broker's 1 MiB default) takes the next records while one request is in flight.
+        producer_max_batch_size=_PRODUCER_BATCH_BYTES,
         web_enabled=False,
     )
     topics = StreamTopics.declare(

@@ -20,15 +20,17 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Annotated, Literal, Protocol
 
 import msgspec
 import orjson
+from msgspec import UNSET, UnsetType
 
 from schemas._types import MAX_TOKENS
 from schemas.keys import KeyBinding
 from schemas.usage import CostSource
-from stream.attribution import Attribution, attribute_tags
+from stream.attribution import attribute_tags
 from stream.dedupe import SeenEntry, SeenIndex
 from stream.enrich import BindingLookup, Enricher, chunk_encoded
 from stream.price_cache import PriceCache
@@ -91,6 +93,19 @@ class RawEvent(msgspec.Struct, gc=False):
     latency_ms: Annotated[int, msgspec.Meta(ge=0, le=86_400_000)] = 0
     provider_cost: str | None = None
     currency: _Currency = "USD"
+    # The enrichment, set by FastEnricher and written after the event's own fields (UNSET
+    # fields are not written). A raw event that carries one of these names is read into it and
+    # then overwritten, as the model path ignores it; one of another type goes to that path.
+    customer: str | UnsetType = UNSET
+    feature: str | UnsetType = UNSET
+    team_id: str | UnsetType = UNSET
+    owner_customer: str | UnsetType = UNSET
+    cost: str | UnsetType = UNSET
+    computed_cost: str | UnsetType = UNSET
+    cost_source: str | UnsetType = UNSET
+    price_ref: str | UnsetType = UNSET
+    flags: list[str] | UnsetType = UNSET
+    enriched_at: str | UnsetType = UNSET
 
 
 _DECODER = msgspec.json.Decoder(list[RawEvent])
@@ -162,20 +177,30 @@ class Outcome(Protocol):
 
 @dataclass
 class FastOutcome:
-    encoded: list[bytes] = field(default_factory=list)
-    """Each enriched event's ``EnrichedUsage`` JSON."""
+    events: list[RawEvent] = field(default_factory=list)
+    """The enriched events, their enrichment set."""
     duplicates: list[RawEvent] = field(default_factory=list)
     seen_entry: SeenEntry | None = None
 
     def enriched_values(self, max_bytes: int) -> list[bytes]:
-        return chunk_encoded(self.encoded, max_bytes)
+        # One encode of the whole array; per event only when it must be split (as
+        # chunk_encoded splits it: one value while the array is shorter than max_bytes).
+        if not self.events:
+            return []
+        whole = _ENCODE(self.events)
+        if len(whole) < max_bytes:
+            return [whole]
+        return chunk_encoded([_ENCODE(e) for e in self.events], max_bytes)
 
     def dead_letter_values(self, max_bytes: int) -> list[bytes]:
         return []
 
 
-def _event_id(event: RawEvent) -> str:
-    return event.event_id
+_event_id = attrgetter("event_id")
+
+
+_Who = tuple[str, str, str, str, tuple[str, ...]]
+"""customer, feature, team_id, owner_customer and flags of an :class:`Attribution`."""
 
 
 @dataclass
@@ -184,9 +209,7 @@ class FastEnricher:
 
     slow: Enricher
     prices: PriceCache = field(init=False)
-    _who: dict[tuple[tuple[str, ...], KeyBinding | None], tuple[Attribution, bytes, bytes]] = field(
-        default_factory=dict
-    )
+    _who: dict[tuple[tuple[str, ...], KeyBinding | None], _Who] = field(default_factory=dict)
     fast_records: int = 0
 
     def __post_init__(self) -> None:
@@ -213,87 +236,64 @@ class FastEnricher:
         self.fast_records += 1
         where = str(position)
         new, duplicates = seen.split(where, events, _event_id)
-        outcome = FastOutcome(duplicates=duplicates)
-        enriched_at = b',"enriched_at":' + orjson.dumps(now) + b"}"
-        tolerance = self.slow.tolerance_percent
+        enriched_at = orjson.dumps(now)[1:-1].decode()
         price_of = self.prices.price
-        counts = self.slow.counts
+        who_of = self._who.get
         bound: dict[str, KeyBinding | None] = {}
-        append = outcome.encoded.append
         for event in new:
             api_key = event.api_key_id
             if api_key not in bound:
                 bound[api_key] = bindings(api_key)
-            who, who_json, who_flags = self._attribution(event.tags, bound[api_key])
+            binding = bound[api_key]
+            who = who_of((tuple(event.tags), binding)) or self._attribution(event.tags, binding)
+            event.customer, event.feature, event.team_id, event.owner_customer, flags = who
             price, int_cost = price_of(event.provider, event.model, event.occurred_at)
-            parts: tuple[bytes, ...]
             text = None
             if int_cost is not None and event.provider_cost is None:
                 text = int_cost.text(event.tokens)
             if text is not None:
                 # decide_cost's price-book case: cost = computed, no flags of its own.
-                cost = text.encode()
-                parts = (
-                    _ENCODE(event)[:-1], who_json, b',"cost":"', cost, b'","computed_cost":"',
-                    cost, b'","cost_source":"price_book","price_ref":',
-                    _ENCODE(price.ref),  # type: ignore[union-attr]  # int_cost implies a price
-                    who_flags, enriched_at,
-                )  # fmt: skip
+                event.cost = event.computed_cost = text
+                event.cost_source = "price_book"
+                event.price_ref = price.ref  # type: ignore[union-attr]  # int_cost implies a price
+                event.flags = list(flags)
             else:
-                parts = self._decided(event, price, who, who_json, tolerance, enriched_at)
-            append(b"".join(parts))
+                self._decide(event, price, flags)
+            event.enriched_at = enriched_at
         if new:
-            outcome.seen_entry = SeenEntry(tuple(e.event_id for e in new), now)
-            seen.add(position.partition, where, outcome.seen_entry)
+            outcome_entry = SeenEntry(tuple(e.event_id for e in new), now)
+            seen.add(position.partition, where, outcome_entry)
+        else:
+            outcome_entry = None
+        counts = self.slow.counts
         counts.records += 1
         counts.events_in += len(events)
         counts.enriched += len(new)
         counts.duplicates += len(duplicates)
-        return outcome
+        return FastOutcome(new, duplicates, outcome_entry)
 
-    def _decided(
-        self,
-        event: RawEvent,
-        price: UnitPrice | None,
-        who: Attribution,
-        who_json: bytes,
-        tolerance: Decimal,
-        enriched_at: bytes,
-    ) -> tuple[bytes, ...]:
-        """The enriched JSON parts of an event priced by :func:`decide_cost` itself."""
+    def _decide(self, event: RawEvent, price: UnitPrice | None, flags: tuple[str, ...]) -> None:
+        """Set the cost of an event priced by :func:`decide_cost` itself."""
         pc = event.provider_cost
         priced = decide_cost(
             price,
             event.tokens,  # type: ignore[arg-type]  # the fields TokenCounts prices by
             None if pc is None else Decimal(pc),
-            tolerance,
+            self.slow.tolerance_percent,
         )
         if priced.cost_source is CostSource.UNPRICED:
             self.slow.counts.unpriced += 1
-        return (
-            _ENCODE(event)[:-1], who_json, b',"cost":"', format(priced.cost, "f").encode(),
-            b'","computed_cost":"', format(priced.computed_cost, "f").encode(),
-            b'","cost_source":"', priced.cost_source.value.encode(),
-            b'","price_ref":', _ENCODE(priced.price_ref),
-            b',"flags":', _ENCODE(who.flags + priced.flags), enriched_at,
-        )  # fmt: skip
+        event.cost = format(priced.cost, "f")
+        event.computed_cost = format(priced.computed_cost, "f")
+        event.cost_source = priced.cost_source.value
+        event.price_ref = priced.price_ref
+        event.flags = [*flags, *priced.flags]
 
-    def _attribution(
-        self, tags: list[str], binding: KeyBinding | None
-    ) -> tuple[Attribution, bytes, bytes]:
-        """Who, the JSON of its four fields, and ``,"flags":[...]`` of its flags alone."""
-        key = (tuple(tags), binding)
-        found = self._who.get(key)
-        if found is None:
-            who = attribute_tags(tags, binding)
-            encoded = _ENCODE({
-                "customer": who.customer,
-                "feature": who.feature,
-                "team_id": who.team_id,
-                "owner_customer": who.owner_customer,
-            })  # fmt: skip
-            found = (who, b"," + encoded[1:-1], b',"flags":' + _ENCODE(who.flags))
-            if len(self._who) >= 50_000:
-                self._who.clear()
-            self._who[key] = found
+    def _attribution(self, tags: list[str], binding: KeyBinding | None) -> _Who:
+        """Who, cached by (tags, binding)."""
+        who = attribute_tags(tags, binding)
+        found = (who.customer, who.feature, who.team_id, who.owner_customer, who.flags)
+        if len(self._who) >= 50_000:
+            self._who.clear()
+        self._who[(tuple(tags), binding)] = found
         return found

@@ -74,7 +74,15 @@ def _base(rng: random.Random, n: int) -> list[dict]:
 
 
 BASE = _base(random.Random(5), 12)
-FIELDS = sorted({k for e in BASE for k in e} | {"tokens.input", "tokens.reasoning", "tokens.x"})
+# The enrichment's names too: the fast path reads them into the fields it then sets, the model
+# ignores them.
+ENRICHMENT = ["customer", "feature", "team_id", "owner_customer", "cost", "computed_cost",
+              "cost_source", "price_ref", "flags", "enriched_at"]  # fmt: skip
+FIELDS = sorted(
+    {k for e in BASE for k in e}
+    | {"tokens.input", "tokens.reasoning", "tokens.x"}
+    | set(ENRICHMENT)
+)
 JUNK = st.one_of(
     st.none(),
     st.booleans(),
@@ -119,6 +127,10 @@ NEAR_MISSES = [
     ("tags", ["a:\u00a0"]), ("tags", ["a:b\x00"]), ("tags", ["-a:b"]), ("tags", ["A:b"]),
     ("tags", ["a" * 65 + ":b"]), ("tags", ["a:b"] * 33), ("tags", ["a:b"] * 32),
     ("tags", ["abc\n:b"]), ("tags", [":b"]), ("tags", None), ("extra_field", {"any": 1}),
+    ("customer", "c7"), ("customer", None), ("feature", 1), ("team_id", "t9"), ("cost", "9.5"),
+    ("cost", 9.5), ("computed_cost", "x"), ("cost_source", "provider"), ("price_ref", None),
+    ("flags", ["unbound_key"]), ("flags", "x"), ("enriched_at", "2020-01-01T00:00:00Z"),
+    ("owner_customer", []),
 ]  # fmt: skip
 
 
