@@ -38,6 +38,7 @@ from stream.errors import OutputMarkMissing
 from stream.fast_raw import FastEnricher
 from stream.output_marks import SOURCE_OFFSET_HEADER, WORKER_HEADER, OutputMarks, format_mark
 from stream.pricing import PriceBook
+from stream.rewind import SourcePositions
 from stream.tables import StreamTables
 from stream.topics import StreamTopics
 from stream.validation import SourcePosition
@@ -59,8 +60,10 @@ class UsageAgents:
         topics: StreamTopics,
         tables: StreamTables,
         price_book: PriceBook,
+        positions: SourcePositions,
     ) -> None:
         self.app = app
+        self.positions = positions
         self.settings = settings
         self.topics = topics
         self.tables = tables
@@ -145,8 +148,11 @@ class UsageAgents:
     async def enrich_usage(self, stream: Any) -> None:
         seen_table = self.tables.seen
         max_output = self.settings.max_output_record_bytes
+        admit = self.positions.admit
         async for event in stream.events():
             message = event.message
+            if not await admit(message):
+                continue
             partition = message.partition
             if partition not in self._indexed:
                 self._index(partition)

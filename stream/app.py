@@ -17,7 +17,7 @@ from stream.budget_agents import BudgetAgents
 from stream.config import BudgetStreamSettings, StreamSettings
 from stream.fetch_wait import limit_fetch_wait
 from stream.price_file import build_price_book
-from stream.rewind import rewind_uncommitted
+from stream.rewind import SourcePositions
 from stream.tables import StreamTables
 from stream.topics import StreamTopics
 
@@ -62,12 +62,12 @@ def create_app(
         app, Topics(settings.topic_prefix), usage_partitions=settings.usage_partitions
     )
     tables = StreamTables.declare(app, topics)
-    rewind_uncommitted(
+    positions = SourcePositions(
         app, [topic.get_topic_name() for topic in (topics.raw, topics.enriched, topics.deltas)]
     )
-    app.usage = UsageAgents(app, settings, topics, tables, price_book)
+    app.usage = UsageAgents(app, settings, topics, tables, price_book, positions)
     app.budgets = BudgetAgents(
-        app, settings, budget_settings or BudgetStreamSettings(), topics, tables
+        app, settings, budget_settings or BudgetStreamSettings(), topics, tables, positions
     )
     if settings.ready_file is not None:
         ready_file = settings.ready_file

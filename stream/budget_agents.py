@@ -29,6 +29,7 @@ from stream.budget_policies import PolicyFollower
 from stream.budget_state import SubjectState
 from stream.budgets import apply_delta
 from stream.config import BudgetStreamSettings, StreamSettings
+from stream.rewind import SourcePositions
 from stream.tables import StreamTables
 from stream.topics import StreamTopics
 
@@ -47,8 +48,10 @@ class BudgetAgents:
         budget_settings: BudgetStreamSettings,
         topics: StreamTopics,
         tables: StreamTables,
+        positions: SourcePositions,
     ) -> None:
         self.budget_settings = budget_settings
+        self.positions = positions
         self.topics = topics
         self.subjects = tables.subjects
         self.policies = PolicyFollower(
@@ -73,8 +76,10 @@ class BudgetAgents:
         await self.policies.run()
 
     async def budget_spend(self, stream: Any) -> None:
-        policies = self.policies
+        policies, admit = self.policies, self.positions.admit
         async for event in stream.events():
+            if not await admit(event.message):
+                continue
             await policies.ready.wait()
             if not len(policies.index):
                 continue  # no budgets at all: nothing to charge, skip the decoding
@@ -100,7 +105,10 @@ class BudgetAgents:
 
     async def budget_evaluate(self, stream: Any) -> None:
         policies, subjects, topics = self.policies, self.subjects, self.topics
+        admit = self.positions.admit
         async for event in stream.events():
+            if not await admit(event.message):
+                continue
             await policies.ready.wait()
             try:
                 delta = SpendDelta.from_json(event.value)

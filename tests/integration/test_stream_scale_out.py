@@ -1,8 +1,9 @@
 """Scale-out past four workers: four stream workers on eight partitions and two sinks store
 every event once with exact money, also after one worker is SIGKILLed mid-run.
 
-The killed worker's partitions usually have no committed offset yet: this is the case
-``stream.rewind`` exists for (without it their first records were skipped in most runs).
+The killed worker's partitions usually have no committed offset yet, and Faust delivers records
+while it is still seeking them: without ``stream.rewind`` (uncommitted partitions from their start)
+and ``stream.continuity`` (no offset skipped) records were lost in most runs.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import inspect
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.transport.drivers.aiokafka import Consumer
 
+from stream.continuity import Continuity, Verdict
 from stream.rewind import uncommitted_partitions
 
 RAW, ENRICHED, CHANGELOG = "p.meterline.usage.raw", "p.meterline.usage.enriched", "p-seen-changelog"
@@ -41,3 +42,52 @@ def test_aiokafka_still_skips_uncommitted_partitions_when_seeking_to_committed()
 def test_faust_consumer_still_offers_the_public_methods_the_rewind_uses() -> None:
     for name in ("seek_to_committed", "earliest_offsets", "seek_wait"):
         assert inspect.iscoroutinefunction(getattr(Consumer, name)), name
+
+
+def test_in_order_offsets_are_processed_and_repeats_skipped() -> None:
+    continuity = Continuity()
+    continuity.start("raw-0", 16)
+    assert [continuity.admit("raw-0", o) for o in (16, 17, 16, 17, 18)] == [
+        Verdict.PROCESS,
+        Verdict.PROCESS,
+        Verdict.REPEAT,
+        Verdict.REPEAT,
+        Verdict.PROCESS,
+    ]
+    assert continuity.expected("raw-0") == 19
+
+
+def test_a_hole_seeks_back_once_and_waits_for_the_refill() -> None:
+    """The measured case: 22..25 processed, 26..28 dropped by Faust, 29 delivered."""
+    continuity = Continuity()
+    continuity.start("raw-0", 22)
+    assert [continuity.admit("raw-0", o) for o in (22, 23, 24, 25)] == [Verdict.PROCESS] * 4
+    assert continuity.admit("raw-0", 29) is Verdict.SEEK
+    assert continuity.holes() == {"raw-0": 26}
+    assert continuity.admit("raw-0", 30) is Verdict.WAIT  # fetched before the seek
+    assert [continuity.admit("raw-0", o) for o in (26, 27, 28, 29, 30)] == [Verdict.PROCESS] * 5
+    assert continuity.holes() == {}
+
+
+def test_a_hole_the_broker_cannot_refill_is_stepped_over_by_a_new_start() -> None:
+    """Offsets 5..9 deleted by retention before they were read: the refill timer finds the
+    first offset the broker still has and the partition resumes there."""
+    continuity = Continuity()
+    continuity.start("raw-2", 5)
+    assert continuity.admit("raw-2", 11) is Verdict.SEEK
+    continuity.start("raw-2", 10)
+    assert continuity.holes() == {}
+    assert [continuity.admit("raw-2", o) for o in (10, 11)] == [Verdict.PROCESS] * 2
+
+
+def test_a_partition_whose_start_is_unknown_is_processed_as_it_comes() -> None:
+    continuity = Continuity()
+    assert continuity.admit("raw-1", 7) is Verdict.PROCESS
+    assert continuity.admit("raw-1", 8) is Verdict.PROCESS
+
+
+def test_forgetting_a_revoked_partition_drops_its_position() -> None:
+    continuity = Continuity()
+    continuity.start("raw-3", 4)
+    continuity.forget("raw-3")
+    assert continuity.expected("raw-3") is None
