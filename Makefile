@@ -88,8 +88,9 @@ demo: $(RUN_STAMP)
 up: $(RUN_STAMP)
 	$(VENV)/bin/meterline up $(if $(PLANS),--plans $(PLANS))
 
+# Speed thresholds: one test at a time (-n0), never next to another benchmark.
 bench: $(DEV_STAMP)
-	$(PY) -m pytest -m bench
+	$(PY) -m pytest -m bench -n0
 	$(VENV)/bin/meterline bench producer --json
 	$(VENV)/bin/meterline bench stream --json
 	$(VENV)/bin/meterline bench sink --json

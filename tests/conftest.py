@@ -1,5 +1,8 @@
 """Shared fixtures: one real Tansu broker per test session, unique topics per test, and one
-embedded ClickHouse (chDB) data directory per session with a database per test."""
+embedded ClickHouse (chDB) data directory per session with a database per test.
+
+Under pytest-xdist (``-n 2`` in pyproject.toml) each worker is a session of its own, with its own
+broker, chDB directory and Valkey (free ports, its own temporary directories)."""
 
 from __future__ import annotations
 

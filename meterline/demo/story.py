@@ -61,12 +61,18 @@ from reports import (
 )
 from reports.money_format import money_plain
 from reports.render import MONEY_COLUMNS, cost_rows, feature_rows, margin_rows, table_text
+from schemas.usage import UsageEvent
 from stream.genai_source import GenaiPriceSource
 
 __all__ = ["run_demo"]
 
 DEMO_ROOT = Path(".meterline/demo")
 TRAFFIC_WALL_SECONDS = 20.0
+ACME_BLOCK_WAIT_S = 30.0
+"""Once acme's recorded calls pass its cap (at list price, as the stream prices them), the
+gateway waits up to this long for the guard to see the block before the day goes on. On an idle
+machine that takes about a second; on a loaded one the pipeline can lag by more than the rest of
+the day's wall time, and the story would show no refusal."""
 INVOICES_SHOWN = 6
 MARGIN_ROWS_SHOWN = 8
 
@@ -80,6 +86,11 @@ class GatewayOutcome:
     first_refusal_at: datetime | None = None
 
 
+def _list_cost(prices: GenaiPriceSource, event: UsageEvent) -> Decimal:
+    price = prices(event.provider, event.model, event.occurred_at)
+    return price.cost(event.tokens) if price is not None else Decimal(0)
+
+
 def _acme_limit(scenario: Scenario) -> Decimal:
     """Half of what acme's calls would cost over the day at list price, so it crosses mid-day."""
     prices = GenaiPriceSource()
@@ -89,9 +100,15 @@ def _acme_limit(scenario: Scenario) -> Decimal:
         if event.api_key_id != ACME_KEY or event.event_id in seen:
             continue
         seen.add(event.event_id)
-        price = prices(event.provider, event.model, event.occurred_at)
-        total += price.cost(event.tokens) if price is not None else Decimal(0)
+        total += _list_cost(prices, event)
     return (total * ACME_SHARE_OF_DAY_AT_LIMIT).quantize(Decimal("0.01"))
+
+
+async def _await_block(guard: BudgetGuard, api_key_id: str, timeout: float) -> None:
+    """Poll the guard until it refuses ``api_key_id`` (or ``timeout`` passes)."""
+    deadline = time.monotonic() + timeout
+    while guard.check(api_key_id).allowed and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
 
 
 def _prepare(acme_limit: Decimal, say: Callable[[str], None]) -> Callable[[LocalStack], None]:
@@ -140,9 +157,14 @@ def _prepare(acme_limit: Decimal, say: Callable[[str], None]) -> Callable[[Local
 
 
 async def _play_day(
-    stack: LocalStack, scenario: Scenario, spool: Path, say: Callable[[str], None]
+    stack: LocalStack,
+    scenario: Scenario,
+    spool: Path,
+    say: Callable[[str], None],
+    acme_limit: Decimal,
 ) -> GatewayOutcome:
-    """The gateway: ask the guard, record the call, at a compressed day's pace."""
+    """The gateway: ask the guard, record the call, at a compressed day's pace; once acme's
+    recorded spend passes its cap, wait (bounded) for the pipeline to block it."""
     producer = UsageProducer(
         ProducerSettings(
             kafka_bootstrap=stack.bootstrap,
@@ -163,8 +185,13 @@ async def _play_day(
     day = (scenario.end - scenario.start).total_seconds()
     began = time.monotonic()
     quarter = len(scenario.events) // 4 or 1
+    prices = GenaiPriceSource()
+    acme_spend, waited = Decimal(0), False
     try:
         for index, event in enumerate(scenario.events):
+            if event.api_key_id == ACME_KEY and acme_spend > acme_limit and not waited:
+                waited = True  # once: from here on the guard decides alone
+                await _await_block(guard, ACME_KEY, ACME_BLOCK_WAIT_S)
             due = began + (event.occurred_at - scenario.start).total_seconds() / day * (
                 TRAFFIC_WALL_SECONDS
             )
@@ -184,6 +211,8 @@ async def _play_day(
             else:
                 producer.record(event)
                 outcome.recorded += 1
+                if event.api_key_id == ACME_KEY and event.event_id not in outcome.unique_ids:
+                    acme_spend += _list_cost(prices, event)
                 outcome.unique_ids.add(event.event_id)
             if index % quarter == quarter - 1:
                 say(
@@ -287,7 +316,7 @@ def _story(as_json: bool, root: Path, serve: Serve | None, running: list[LocalSt
             f"{scenario.end:%H:%M} UTC in {TRAFFIC_WALL_SECONDS:.0f} s; every call asks the "
             "BudgetGuard first"
         )
-        outcome = asyncio.run(_play_day(stack, scenario, root / "spool", say))
+        outcome = asyncio.run(_play_day(stack, scenario, root / "spool", say, acme_limit))
         dead = asyncio.run(_publish_malformed(stack))
         say(
             f"gateway    recorded {outcome.recorded} calls ({len(outcome.unique_ids)} distinct "

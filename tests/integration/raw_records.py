@@ -29,19 +29,27 @@ async def read_records(
     """Every record of ``topic`` from the start, read until ``done(records)`` holds or
     ``timeout``. With ``settled`` (a barrier such as ``kafka_groups.stream_settled``), once
     ``done`` holds it waits for the barrier and then reads on to the topic's end, so records
-    that should not be there are seen too."""
+    that should not be there are seen too.
+
+    Each record is returned once: the consumer reads a partition from its start again whenever
+    its assignment changes (a metadata answer that briefly lacks a partition, under load), and
+    a record read twice at the same offset is one record, not a duplicate on the topic."""
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
     )
     await consumer.start()
     records: list[ConsumerRecord[Any, Any]] = []
+    read: set[tuple[int, int]] = set()
     try:
         deadline = time.monotonic() + timeout
         ends: dict[TopicPartition, int] | None = None
         while time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=200)
             for partition_records in batch.values():
-                records.extend(partition_records)
+                for record in partition_records:
+                    if (record.partition, record.offset) not in read:
+                        read.add((record.partition, record.offset))
+                        records.append(record)
             if ends is None and done(records):
                 if settled is None:
                     break

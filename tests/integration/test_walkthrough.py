@@ -1,5 +1,9 @@
 """The README walkthrough, as a user types it: up → bind → budget → simulate → report → invoice
-→ reconcile → margin, in the current month, with no hand-made revenue file."""
+→ reconcile → margin, in the current month, with no hand-made revenue file.
+
+`meterline up` runs as a child process; the commands typed next to it run through the same
+`meterline` entry point in this process (an interpreter start per command would double the
+test's time), in the same working directory and with the same environment."""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ import csv
 import io
 import json
 import os
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -15,7 +18,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
+from meterline.cli import cli
 from meterline.local import ChildProcess, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -23,7 +28,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PLANS = Path(__file__).resolve().parents[2] / "docs" / "examples" / "plans.yaml"
 
 
-def test_the_readme_walkthrough(tmp_path: Path) -> None:
+def test_the_readme_walkthrough(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env = {
         **os.environ,
         "METERLINE_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
@@ -34,11 +39,13 @@ def test_the_readme_walkthrough(tmp_path: Path) -> None:
         "METERLINE_REPORT_API_TOKEN": "t0ken",
     }
 
-    def meterline(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([sys.executable, "-m", "meterline", *args], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=180)  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    settings = {k: v for k, v in env.items() if k.startswith("METERLINE_")}
+
+    def meterline(*args: str, ok: bool = True) -> Result:
+        done = CliRunner().invoke(cli, list(args), env=settings)
         if ok:
-            assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-2000:])
+            assert done.exit_code == 0, (args, done.output[-2000:], done.exception)
         return done
 
     log = tmp_path / "up.log"
@@ -58,7 +65,7 @@ def test_the_readme_walkthrough(tmp_path: Path) -> None:
                   "5", "--window", "24h")  # fmt: skip
         meterline("budgets", "set", "--scope", "tag_customer", "--subject", "cust-0002",
                   "--limit", "2")  # fmt: skip
-        simulated = meterline("simulate", "--customers", "50", "--rate", "200", "--duration", "15",
+        simulated = meterline("simulate", "--customers", "50", "--rate", "600", "--duration", "5",
                               "--json")  # fmt: skip
         sim = json.loads(simulated.stdout.splitlines()[-1])
         assert sim["delivered"] is True
@@ -73,7 +80,7 @@ def test_the_readme_walkthrough(tmp_path: Path) -> None:
         assert status()["cust-0001"]["state"] == "exceeded"
         assert status()["cust-0002"]["action"] == "alert"
         # Once the cap is exceeded, the next calls on that key are refused, and only those.
-        rerun = meterline("simulate", "--customers", "50", "--rate", "200", "--duration", "3",
+        rerun = meterline("simulate", "--customers", "50", "--rate", "600", "--duration", "1",
                           "--json")  # fmt: skip
         again = json.loads(rerun.stdout.splitlines()[-1])
         assert again["refused_keys"].keys() == {"key-cust-0001"}, again
@@ -113,14 +120,14 @@ def test_the_readme_walkthrough(tmp_path: Path) -> None:
             bill.write_text("\n".join(lines) + "\n")
 
         write_bill()
-        assert meterline("reconcile", "--provider-bill", str(bill)).returncode == 0
+        assert meterline("reconcile", "--provider-bill", str(bill)).exit_code == 0
         write_bill(shift_month=month[4:] != "01")
         wrong = meterline("reconcile", "--provider-bill", str(bill), ok=False)
-        assert wrong.returncode == 1 and "dated outside" in wrong.stdout
+        assert wrong.exit_code == 1 and "dated outside" in wrong.stdout
         assert len(rows) >= 2  # several provider × model lines, each 0.004 high
         write_bill(extra="0.004")
         off = meterline("reconcile", "--provider-bill", str(bill), ok=False)
-        assert off.returncode == 1 and "PROBLEM: bill total" in off.stdout
+        assert off.exit_code == 1 and "PROBLEM: bill total" in off.stdout
 
         margin = json.loads(meterline("margin", "--plans", str(PLANS), "--format",
                                       "json").stdout)  # fmt: skip
