@@ -105,7 +105,9 @@ def test_stop_and_up_again_keeps_binding_policy_spend_block_and_history(tmp_path
         capped = up.cli("budgets", "set", "--scope", "customer", "--subject", "acme",
                         "--limit", "50", "--window", "24h", "--action", "block")  # fmt: skip
         assert capped.exit_code == 0, capped.output
-
+        # Usage counts against a budget from when the stream knows it: its first state (ok,
+        # nothing spent) says so. Sent earlier, the calls could go uncharged on a busy machine.
+        wait_for(lambda: budget_state(bootstrap))
         asyncio.run(produce(bootstrap, [events(11) for _ in range(4)]))  # 44 x 1.25 = 55 > 50
         wait_for(lambda: (s := budget_state(bootstrap)) and s.status is BudgetStatus.EXCEEDED)
         assert up.cli("budgets", "check", KEY).exit_code == 3
