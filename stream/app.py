@@ -63,6 +63,7 @@ def create_app(
         # for a produce round trip before it could append. A batch up to 512 KiB (under the
         # broker's 1 MiB default) takes the next records while one request is in flight.
         producer_max_batch_size=_PRODUCER_BATCH_BYTES,
+        consumer_max_fetch_size=settings.stream_fetch_partition_bytes,
         web_enabled=False,
     )
     topics = StreamTopics.declare(

@@ -26,9 +26,15 @@ def test_two_apps_from_two_settings() -> None:
     from stream.app import create_app
 
     one = create_app(StreamSettings(topic_prefix="one.", price_file=None))
-    two = create_app(StreamSettings(topic_prefix="two.", stream_app_id="other"))
+    two = create_app(
+        StreamSettings(
+            topic_prefix="two.", stream_app_id="other", stream_fetch_partition_bytes=2 * 2**20
+        )
+    )
     assert one.conf.id == "one.meterline-stream"
     assert two.conf.id == "two.other"
+    assert one.conf.consumer_max_fetch_size == 4 * 2**20
+    assert two.conf.consumer_max_fetch_size == 2 * 2**20
     assert one.usage.topics.raw.get_topic_name() == "one.meterline.usage.raw"
     assert two.budgets.topics.deltas.get_topic_name() == "two.meterline.budgets.deltas"
     assert (
