@@ -38,6 +38,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from meterline.bench.data import keyed_batch_records
 from meterline.bench.producer import make_events
 from meterline.bench.profile import profile_top
+from meterline.budget_admin import build_policy, put_policies
 from meterline.kafka_admin import create_topics, wait_group_stable
 from meterline.kafka_records import produce_records
 from meterline.local.stream import StreamWorker
@@ -164,15 +165,23 @@ async def run_stream_bench(
     profile: Path | None = None,
     workers: int = 1,
     partitions: int | None = None,
+    budgets: bool = False,
 ) -> dict:
     """Run the benchmark; with ``profile`` the (first) worker runs under cProfile, its stats
     are written there and the top entries are added to the result (``profile_top``). The usage
-    topics get ``partitions`` (default: the contract's 4, or ``workers`` when more)."""
+    topics get ``partitions`` (default: the contract's 4, or ``workers`` when more). With
+    ``budgets`` every key has a budget policy far from its limit, so every enriched record is
+    also charged (the budget agents share the worker)."""
     if workers > 1:
-        return await _run_workers(bootstrap, events, batch, timeout, say, workers, partitions)
+        return await _run_workers(
+            bootstrap, events, batch, timeout, say, workers, partitions, budgets
+        )
     topics = Topics(f"bench{uuid.uuid4().hex[:6]}.")
     await create_topics(bootstrap, topics, usage_partitions=partitions)
-    records = keyed_batch_records(make_events(events), batch)
+    prepared = make_events(events)
+    if budgets:
+        await _put_budgets(bootstrap, topics, prepared)
+    records = keyed_batch_records(prepared, batch)
     say(f"publishing {events} events in {len(records)} records")
     await produce_records(bootstrap, topics.usage_raw, records)
 
@@ -207,6 +216,7 @@ async def run_stream_bench(
     rate = sustained_events / (last - first) if last > first else 0.0
     result = {
         "bench": "stream",
+        "budgets": budgets,
         "events": events,
         "batch_events": batch,
         "records": len(records),
@@ -224,6 +234,16 @@ async def run_stream_bench(
     return result
 
 
+async def _put_budgets(bootstrap: str, topics: Topics, events: list) -> None:
+    """A key policy per key of ``events``, its limit far above what the run spends."""
+    keys = sorted({event.api_key_id for event in events})
+    await put_policies(bootstrap, topics, [
+        build_policy(policy_id=f"bench-{key}", scope="key", subject=key, limit="1000000000",
+                     window="24h", thresholds="50,80", action="alert")
+        for key in keys
+    ])  # fmt: skip
+
+
 def _partitions_env(partitions: int | None) -> dict[str, str]:
     return {} if partitions is None else {"METERLINE_USAGE_PARTITIONS": str(partitions)}
 
@@ -236,6 +256,7 @@ async def _run_workers(
     say: Callable[[str], None],
     workers: int,
     partitions: int | None,
+    budgets: bool,
 ) -> dict:
     partitions = partitions or max(USAGE_RAW.partitions, workers)
     topics = Topics(f"bench{uuid.uuid4().hex[:6]}.")
@@ -247,7 +268,10 @@ async def _run_workers(
         await admin.create_topics([NewTopic(scratch, partitions, 1)])
     finally:
         await admin.close()
-    records = keyed_batch_records(make_events(events), batch)
+    prepared = make_events(events)
+    if budgets:
+        await _put_budgets(bootstrap, topics, prepared)
+    records = keyed_batch_records(prepared, batch)
     say(f"publishing {events} events in {len(records)} records to a scratch topic")
     await produce_records(bootstrap, scratch, records)
     say("raw aiokafka consume")
@@ -291,6 +315,7 @@ async def _run_workers(
     )
     return {
         "bench": "stream",
+        "budgets": budgets,
         "workers": workers,
         "partitions": partitions,
         "events": events,

@@ -93,6 +93,12 @@ def sink(
     default=None,
     help="Partitions of the usage topics; default 4, or --workers when more.",
 )
+@click.option(
+    "--budgets",
+    is_flag=True,
+    help="Give every key a budget policy far from its limit, so the workers also charge every "
+    "event (the budget agents run in the same worker).",
+)
 @click.option("--bootstrap", default=None, help=BOOTSTRAP_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def stream(
@@ -101,6 +107,7 @@ def stream(
     profile: Path | None,
     workers: int,
     partitions: int | None,
+    budgets: bool,
     bootstrap: str | None,
     as_json: bool,
 ) -> None:
@@ -120,6 +127,7 @@ def stream(
                 profile=profile,
                 workers=workers,
                 partitions=partitions,
+                budgets=budgets,
             )
         )
     _emit(result, as_json)
