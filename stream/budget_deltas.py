@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import cast
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
@@ -23,6 +24,7 @@ from schemas import UNATTRIBUTED
 from schemas.budgets import BudgetScope
 from schemas.dead_letters import DeadLetter, ErrorKind
 from schemas.usage import EnrichedUsage
+from stream.spend_fast import SpendRow, decode_spend
 
 __all__ = [
     "OPENING_SOURCE",
@@ -159,7 +161,11 @@ class SpendView(BaseModel):
 _FAST = TypeAdapter(list[SpendView])
 
 
-def subjects_of(event: EnrichedUsage | SpendView) -> list[tuple[BudgetScope, str]]:
+Spent = EnrichedUsage | SpendView | SpendRow
+"""An enriched event as budgets read it (full model, pydantic view, or msgspec row)."""
+
+
+def subjects_of(event: Spent) -> list[tuple[BudgetScope, str]]:
     """Every budget subject an event is charged to: key, team and owner customer from the key
     binding, and the ``customer:`` tag as the (alert-only) ``tag_customer`` subject."""
     subjects = [(BudgetScope.KEY, event.api_key_id)]
@@ -173,7 +179,7 @@ def subjects_of(event: EnrichedUsage | SpendView) -> list[tuple[BudgetScope, str
 
 
 def aggregate_record(
-    events: Iterable[EnrichedUsage | SpendView],
+    events: Iterable[Spent],
     has_policy: Callable[[BudgetScope, str], bool],
     *,
     source: str,
@@ -181,35 +187,56 @@ def aggregate_record(
 ) -> list[SpendDelta]:
     """One delta per subject with a policy, items per minute in first-seen order."""
     groups: dict[tuple[BudgetScope, str], dict[int, list]] = {}
+    # The events of a record share a key and mostly a few customers: look the policies up once
+    # per who.
+    charged: dict[tuple[str, str, str, str], list[dict[int, list]]] = {}
     for event in events:
-        at = int(event.occurred_at.timestamp())
-        for scope, subject in subjects_of(event):
-            if not has_policy(scope, subject):
-                continue
-            minutes = groups.setdefault((scope, subject), {})
-            acc = minutes.get(at - at % _MINUTE)
+        who = (event.api_key_id, event.team_id, event.owner_customer, event.customer)
+        targets = charged.get(who)
+        if targets is None:
+            targets = charged[who] = [
+                groups.setdefault(subject, {})
+                for subject in subjects_of(event)
+                if has_policy(*subject)
+            ]
+        if not targets:
+            continue
+        if type(event) is SpendRow:
+            at, cost = cast(int, event.at), cast(Decimal, event.usd)
+        else:
+            model = cast(EnrichedUsage | SpendView, event)
+            at, cost = int(model.occurred_at.timestamp()), model.cost
+        minute = at - at % _MINUTE
+        tokens = event.tokens.total
+        for minutes in targets:
+            acc = minutes.get(minute)
             if acc is None:
-                minutes[at - at % _MINUTE] = [at, event.cost, event.tokens.total, 1, event.event_id]
+                minutes[minute] = [at, cost, tokens, 1, event.event_id]
             else:
                 acc[0] = at
-                acc[1] += event.cost
-                acc[2] += event.tokens.total
+                acc[1] += cost
+                acc[2] += tokens
                 acc[3] += 1
                 acc[4] = event.event_id
     return [
         SpendDelta(scope, subject, source, offset, tuple(UsageItem(*acc) for acc in mins.values()))
         for (scope, subject), mins in groups.items()
+        if mins
     ]
 
 
 def decode_enriched(
     data: bytes | None, *, topic: str, partition: int, offset: int, now: datetime
-) -> tuple[list[EnrichedUsage | SpendView], list[DeadLetter]]:
+) -> tuple[list[Spent], list[DeadLetter]]:
     """The good events of an enriched record and a dead letter per bad element (or per record
     when it is not a JSON array/object at all). Never raises on input.
 
-    A well-formed array decodes into ``SpendView``s in one pass; anything else is validated
-    element by element as ``EnrichedUsage`` so each bad element gets its own reason."""
+    A record as the stream writes it decodes into ``SpendRow``s (``stream.spend_fast``); another
+    well-formed array into ``SpendView``s in one pass; anything else is validated element by
+    element as ``EnrichedUsage`` so each bad element gets its own reason."""
+    rows = decode_spend(data)
+    if rows is not None:
+        return list(rows), []
     if data and data.lstrip()[:1] == b"[":
         try:
             return list(_FAST.validate_json(data)), []
@@ -234,7 +261,7 @@ def decode_enriched(
     except orjson.JSONDecodeError as exc:
         return [], [dead(-1, ErrorKind.DECODE, f"not JSON: {exc}", data or b"")]
     elements = parsed if isinstance(parsed, list) else [parsed]
-    events: list[EnrichedUsage | SpendView] = []
+    events: list[Spent] = []
     dead_letters: list[DeadLetter] = []
     for index, element in enumerate(elements):
         try:

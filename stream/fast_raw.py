@@ -31,6 +31,7 @@ from schemas._types import MAX_TOKENS
 from schemas.keys import KeyBinding
 from schemas.usage import CostSource
 from stream.attribution import attribute_tags
+from stream.canonical_text import plain_money, utc_time
 from stream.dedupe import SeenEntry, SeenIndex
 from stream.enrich import BindingLookup, Enricher, chunk_encoded
 from stream.price_cache import PriceCache
@@ -51,11 +52,8 @@ _Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=3)]
 # fraction or six digits not all zero, money as plain decimals.
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/+=\-]*").fullmatch
 _TAG = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,63}:[^\x00\r\n]*[^\s\x00\r\n][^\x00\r\n]*").fullmatch
-_UTC = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-    r"(?:\.(?!000000)[0-9]{6})?Z"
-).fullmatch
-_MONEY = re.compile(r"(?:0|[1-9][0-9]{0,25})(?:\.[0-9]{1,12})?").fullmatch
+_UTC = utc_time
+_MONEY = plain_money
 _CURRENCY = re.compile(r"[A-Z]{3}").fullmatch
 _Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)]
 
