@@ -221,7 +221,6 @@ def aggregate_record(
     return [
         SpendDelta(scope, subject, source, offset, tuple(UsageItem(*acc) for acc in mins.values()))
         for (scope, subject), mins in groups.items()
-        if mins
     ]
 
 

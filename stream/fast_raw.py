@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from operator import attrgetter
 from typing import Annotated, Literal, Protocol
@@ -31,7 +31,7 @@ from schemas._types import MAX_TOKENS
 from schemas.keys import KeyBinding
 from schemas.usage import CostSource
 from stream.attribution import attribute_tags
-from stream.canonical_text import plain_money, utc_time
+from stream.canonical_text import check_day, plain_money, utc_time
 from stream.dedupe import SeenEntry, SeenIndex
 from stream.enrich import BindingLookup, Enricher, chunk_encoded
 from stream.price_cache import PriceCache
@@ -52,8 +52,6 @@ _Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=3)]
 # fraction or six digits not all zero, money as plain decimals.
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@/+=\-]*").fullmatch
 _TAG = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,63}:[^\x00\r\n]*[^\s\x00\r\n][^\x00\r\n]*").fullmatch
-_UTC = utc_time
-_MONEY = plain_money
 _CURRENCY = re.compile(r"[A-Z]{3}").fullmatch
 _Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)]
 
@@ -114,7 +112,6 @@ _ENCODE = msgspec.json.Encoder().encode
 _CACHE_MAX = 50_000
 _good_keys: set[str] = set()
 _good_tags: set[str] = set()
-_good_days: set[str] = set()
 
 
 class _Unsure(Exception):
@@ -131,11 +128,9 @@ def _check(e: RawEvent) -> RawEvent:
     if e.tokens.reasoning > e.tokens.output or not _ID(e.event_id):
         raise _Unsure
     ts = e.occurred_at
-    if not _UTC(ts):
+    if not utc_time(ts):
         raise _Unsure
-    if ts[:10] not in _good_days:
-        date.fromisoformat(ts[:10])  # a real date (ValueError otherwise)
-        _remember(_good_days, ts[:10])
+    check_day(ts[:10])
     if e.api_key_id not in _good_keys:
         if not _ID(e.api_key_id):
             raise _Unsure
@@ -145,7 +140,7 @@ def _check(e: RawEvent) -> RawEvent:
             if not _TAG(tag):
                 raise _Unsure
             _remember(_good_tags, tag)
-    if e.provider_cost is not None and not _MONEY(e.provider_cost):
+    if e.provider_cost is not None and not plain_money(e.provider_cost):
         raise _Unsure
     if e.currency != "USD" and not _CURRENCY(e.currency):
         raise _Unsure

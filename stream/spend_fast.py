@@ -13,13 +13,13 @@ what the pydantic path refuses and that it reads the same values.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
 import msgspec
 
-from stream.canonical_text import plain_money, utc_time
+from stream.canonical_text import check_day, plain_money, utc_time
 
 __all__ = ["SpendRow", "decode_spend"]
 
@@ -58,7 +58,6 @@ class SpendRow(msgspec.Struct, gc=False):
 
 
 _DECODER = msgspec.json.Decoder(list[SpendRow])
-_good_days: set[str] = set()
 
 
 class _Unsure(Exception):
@@ -69,12 +68,7 @@ def _check(row: SpendRow) -> None:
     text = row.occurred_at
     if not utc_time(text) or not plain_money(row.cost):
         raise _Unsure
-    day = text[:10]
-    if day not in _good_days:
-        date.fromisoformat(day)  # a real date (ValueError otherwise)
-        if len(_good_days) > 10_000:
-            _good_days.clear()
-        _good_days.add(day)
+    check_day(text[:10])
     row.at = int(datetime.fromisoformat(text).timestamp())
     row.usd = Decimal(row.cost)
 

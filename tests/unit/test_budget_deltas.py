@@ -9,30 +9,16 @@ from hypothesis import strategies as st
 from schemas.budgets import BudgetScope
 from schemas.codec import encode_batch
 from schemas.dead_letters import ErrorKind
-from schemas.usage import CostSource, EnrichedUsage, TokenCounts
+from schemas.usage import EnrichedUsage
 from stream.budget_deltas import SpendDelta, UsageItem, aggregate_record, decode_enriched
 from stream.budget_policies import PolicyIndex
+from tests.unit._enriched import enriched_event
 
 T0 = datetime(2026, 6, 1, 9, 0, 10, tzinfo=UTC)
 
 
 def event(i: int, key="k1", cost="0.25", at=T0, team="", owner="") -> EnrichedUsage:
-    return EnrichedUsage(
-        event_id=f"e{i}",
-        occurred_at=at,
-        gateway="gw",
-        api_key_id=key,
-        provider="openai",
-        model="gpt-4o",
-        tokens=TokenCounts(input=10, output=5, cache_read=3),
-        team_id=team,
-        owner_customer=owner,
-        customer="tagged-customer",
-        cost=Decimal(cost),
-        computed_cost=Decimal(cost),
-        cost_source=CostSource.PRICE_BOOK,
-        enriched_at=at,
-    )
+    return enriched_event(i, at=at, key=key, cost=cost, team=team, owner=owner)
 
 
 def test_one_delta_per_subject_with_a_policy_grouped_by_minute() -> None:

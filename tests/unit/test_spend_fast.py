@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import orjson
 import pytest
@@ -15,31 +14,16 @@ from pydantic import ValidationError
 
 from schemas.budgets import BudgetScope
 from schemas.codec import encode_batch
-from schemas.usage import CostSource, EnrichedUsage, TokenCounts
+from schemas.usage import EnrichedUsage
 from stream.budget_deltas import _FAST, aggregate_record, decode_enriched
 from stream.spend_fast import SpendRow, decode_spend
+from tests.unit._enriched import enriched_event
 
 T0 = datetime(2026, 6, 1, 9, 0, 10, 250_000, tzinfo=UTC)
 
 
-def _event(i: int, *, key: str = "k1", cost: str = "0.25", team: str = "", owner: str = "",
-           customer: str = "c1", at: datetime = T0) -> EnrichedUsage:  # fmt: skip
-    return EnrichedUsage(
-        event_id=f"e{i}",
-        occurred_at=at,
-        gateway="gw",
-        api_key_id=key,
-        provider="openai",
-        model="gpt-4o",
-        tokens=TokenCounts(input=10 + i, output=5, cache_read=3),
-        team_id=team,
-        owner_customer=owner,
-        customer=customer,
-        cost=Decimal(cost),
-        computed_cost=Decimal(cost),
-        cost_source=CostSource.PRICE_BOOK,
-        enriched_at=at,
-    )
+def _event(i: int, **fields: str) -> EnrichedUsage:
+    return enriched_event(i, at=T0, input_tokens=10 + i, **fields)
 
 
 def _view(row: object) -> tuple:
@@ -61,7 +45,7 @@ def test_records_the_stream_writes_take_the_fast_path_with_the_same_values() -> 
     events = [
         _event(1, team="ml", owner="acme"),
         _event(2, cost="0.000000000001", customer="unattributed"),
-        _event(3, cost="12.5", at=datetime(2026, 6, 1, 23, 59, 59, tzinfo=UTC)),
+        enriched_event(3, cost="12.5", at=datetime(2026, 6, 1, 23, 59, 59, tzinfo=UTC)),
     ]
     data = encode_batch(events)
     rows = decode_spend(data)
